@@ -1,0 +1,155 @@
+/* net_impl.h: typed bodies of the dense-layer and network drivers, included
+ * once per type by net.c. Expects T, SFX and GEMM (ln_sgemm or ln_dgemm).
+ *
+ * Every matrix product goes through GEMM with a fused epilogue:
+ *   forward   H_l     = act_l(H_{l-1} W_l + B_l)                 (BIAS_ACT)
+ *   backward  A_{l-1} = (A_l W_l^T) * act'_{l-1}(H_{l-1})        (DACT)
+ *             dW_l    = H_{l-1}^T A_l,  dB_l = colsum(A_l)
+ * where A_l = dL/dZ_l and H_{-1} = X. */
+
+#define NET_CAT2(a, b) a##_##b
+#define NET_CAT(a, b) NET_CAT2(a, b)
+#define NET_FN(name) NET_CAT(name, SFX)
+#define OP(name) NET_CAT(name, SFX)
+
+int NET_FN(dense_forward)(int act, ptrdiff_t n, ptrdiff_t n_in, ptrdiff_t n_out,
+                          const T *X, const T *W, const T *B, T *H)
+{
+    ln_epilogue epi = {LN_EPI_BIAS_ACT, act, B, NULL, 0};
+    return GEMM(0, 0, n, n_out, n_in, (T)1, X, n_in, W, n_out, (T)0, H, n_out, &epi);
+}
+
+int NET_FN(dense_backward)(int act, ptrdiff_t n, ptrdiff_t n_in, ptrdiff_t n_out,
+                           const T *X, const T *W, const T *H, const T *dH,
+                           T *A, T *dW, T *dB, T *dX)
+{
+    int status;
+    OP(ln_mul_dact)(act, n * n_out, H, dH, A);
+    /* dW = X^T A (n_in x n_out) */
+    status = GEMM(1, 0, n_in, n_out, n, (T)1, X, n_in, A, n_out, (T)0, dW, n_out, NULL);
+    if (status != LN_OK) return status;
+    OP(ln_colsum)(n, n_out, A, dB);
+    /* dX = A W^T (n x n_in) */
+    if (dX != NULL)
+        status = GEMM(0, 1, n, n_in, n_out, (T)1, A, n_out, W, n_out, (T)0, dX, n_in, NULL);
+    return status;
+}
+
+/* Forward through every layer. The last layer writes to `out` when given,
+ * else to its workspace buffer. */
+static int NET_FN(net_forward)(ln_net *net, ptrdiff_t n, const T *X, T *out)
+{
+    int l, status;
+    const T *in = X;
+    for (l = 0; l < net->n_layers; l++) {
+        T *dst = (l == net->n_layers - 1 && out != NULL) ? out : (T *)net->H[l];
+        status = NET_FN(dense_forward)(net->acts[l], n, net->sizes[l], net->sizes[l + 1], in,
+                                       (const T *)net->W[l], (const T *)net->B[l], dst);
+        if (status != LN_OK) return status;
+        in = dst;
+    }
+    return LN_OK;
+}
+
+static int NET_FN(net_predict)(ln_net *net, ptrdiff_t n, const T *X, T *out)
+{
+    return NET_FN(net_forward)(net, n, X, out);
+}
+
+/* Forward, loss and backward into net->dW / net->dB. LN_ERR_NONFINITE if the
+ * loss or a gradient is not finite. */
+static int NET_FN(net_gradients)(ln_net *net, int loss_kind, ptrdiff_t n, const T *X,
+                                 const T *Y, double *loss)
+{
+    const int L = net->n_layers;
+    const ptrdiff_t *sz = net->sizes;
+    int l, status;
+    T *a_cur = (T *)net->A[0], *a_next = (T *)net->A[1];
+
+    status = NET_FN(net_forward)(net, n, X, NULL);
+    if (status != LN_OK) return status;
+
+    /* Loss and dL/dZ of the last layer in one pass. */
+    *loss = OP(ln_loss_grad)(loss_kind, net->acts[L - 1], n, sz[L], (const T *)net->H[L - 1],
+                             Y, a_cur);
+    if (!isfinite(*loss)) return LN_ERR_NONFINITE;
+
+    /* Loop over layers, last to first. */
+    for (l = L - 1; l >= 0; l--) {
+        const T *in = l == 0 ? X : (const T *)net->H[l - 1];
+        T *swap;
+        status = GEMM(1, 0, sz[l], sz[l + 1], n, (T)1, in, sz[l], a_cur, sz[l + 1], (T)0,
+                      (T *)net->dW[l], sz[l + 1], NULL);
+        if (status != LN_OK) return status;
+        OP(ln_colsum)(n, sz[l + 1], a_cur, (T *)net->dB[l]);
+        if (l == 0) break;   /* the first layer needs no dX */
+        {
+            ln_epilogue epi = {LN_EPI_DACT, net->acts[l - 1], NULL, net->H[l - 1], sz[l]};
+            status = GEMM(0, 1, n, sz[l], sz[l + 1], (T)1, a_cur, sz[l + 1],
+                          (const T *)net->W[l], sz[l + 1], (T)0, a_next, sz[l], &epi);
+            if (status != LN_OK) return status;
+        }
+        swap = a_cur; a_cur = a_next; a_next = swap;
+    }
+
+    /* All-or-nothing: a step must not apply a gradient with an inf or nan in it. */
+    for (l = 0; l < L; l++) {
+        if (!OP(ln_all_finite)(sz[l] * sz[l + 1], (const T *)net->dW[l]) ||
+            !OP(ln_all_finite)(sz[l + 1], (const T *)net->dB[l]))
+            return LN_ERR_NONFINITE;
+    }
+    return LN_OK;
+}
+
+static int NET_FN(net_train_step)(ln_net *net, int loss_kind, ln_optimizer *opt, ptrdiff_t n,
+                                  const T *X, const T *Y, double *loss)
+{
+    const ptrdiff_t *sz = net->sizes;
+    const long long t = opt->step + 1;
+    int l, status = NET_FN(net_gradients)(net, loss_kind, n, X, Y, loss);
+    if (status != LN_OK) return status;
+    for (l = 0; l < net->n_layers; l++) {
+        OP(ln_opt_update)(opt, t, sz[l] * sz[l + 1], (T *)net->W[l], (const T *)net->dW[l],
+                          (T *)net->S1W[l], (T *)net->S2W[l]);
+        OP(ln_opt_update)(opt, t, sz[l + 1], (T *)net->B[l], (const T *)net->dB[l],
+                          (T *)net->S1B[l], (T *)net->S2B[l]);
+    }
+    opt->step = t;
+    return LN_OK;
+}
+
+static int NET_FN(net_fit_batches)(ln_net *net, int loss_kind, ln_optimizer *opt,
+                                   ptrdiff_t n_samples, const T *X, const T *Y,
+                                   const long long *perm, ptrdiff_t batch_size,
+                                   ptrdiff_t first_batch, ptrdiff_t n_batches,
+                                   double *loss_sum, ptrdiff_t *steps_done)
+{
+    const ptrdiff_t n_in = net->sizes[0], n_out = net->sizes[net->n_layers];
+    T *xb = (T *)net->Xb, *yb = (T *)net->Yb;
+    ptrdiff_t b;
+    *loss_sum = 0.0;
+    *steps_done = 0;
+    /* Loop over batches: gather the batch's rows, then one step. */
+    for (b = first_batch; b < first_batch + n_batches; b++) {
+        ptrdiff_t start = b * batch_size, i, rows;
+        double loss;
+        int status;
+        if (start >= n_samples) break;
+        rows = n_samples - start < batch_size ? n_samples - start : batch_size;
+        for (i = 0; i < rows; i++) {
+            ptrdiff_t src = (ptrdiff_t)perm[start + i];
+            memcpy(xb + i * n_in, X + src * n_in, (size_t)n_in * sizeof(T));
+            memcpy(yb + i * n_out, Y + src * n_out, (size_t)n_out * sizeof(T));
+        }
+        status = NET_FN(net_train_step)(net, loss_kind, opt, rows, xb, yb, &loss);
+        if (status != LN_OK) return status;
+        *loss_sum += loss * (double)rows;
+        *steps_done += 1;
+    }
+    return LN_OK;
+}
+
+#undef NET_FN
+#undef OP
+#undef NET_CAT
+#undef NET_CAT2
