@@ -1,0 +1,189 @@
+"""Training history and callbacks: progress bar, early stopping, checkpoints."""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+
+class History:
+    """Per-epoch metrics of one fit call.
+
+    history: dict of lists, "loss" and, where they apply, "accuracy",
+    "val_loss" and "val_accuracy"; epochs: the epoch numbers (0-based, counted
+    over the network's life); interrupted: Ctrl-C stopped the run;
+    stopped_early: a callback stopped it.
+    """
+
+    def __init__(self):
+        self.history: dict[str, list[float]] = {}
+        self.epochs: list[int] = []
+        self.interrupted = False
+        self.stopped_early = False
+
+    def _record(self, epoch: int, logs: dict) -> None:
+        self.epochs.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        flags = " interrupted" if self.interrupted else ""
+        flags += " stopped_early" if self.stopped_early else ""
+        return f"History(epochs={len(self.epochs)}, last={last}{flags})"
+
+
+class Callback:
+    """Base class. Override the hooks you need; on_epoch_end returns True to stop."""
+
+    def on_train_begin(self, net, epochs: int = 0, n_batches: int = 0) -> None:
+        pass
+
+    def on_batches_end(self, net, batches_done: int, running_loss: float) -> None:
+        """Called every few hundred milliseconds inside an epoch."""
+
+    def on_epoch_end(self, net, epoch: int, logs: dict) -> bool | None:
+        return None
+
+    def on_train_end(self, net) -> None:
+        pass
+
+
+def _format_logs(logs: dict) -> str:
+    return " - ".join(f"{k} {v:.6g}" for k, v in logs.items())
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch with the running loss (verbose=1), or one line per
+    epoch (verbose=2). Added by fit when verbose is non-zero; writes to stderr."""
+
+    def __init__(self, verbose: int = 1, file=None):
+        self.verbose = verbose
+        self.file = file
+        self._bar = None
+        self._epochs = 0
+        self._n_batches = 0
+        self._epoch = 0
+
+    def on_train_begin(self, net, epochs: int = 0, n_batches: int = 0) -> None:
+        self._epochs, self._n_batches, self._epoch = epochs, n_batches, 0
+
+    def _open_bar(self, net):
+        from tqdm import tqdm
+        self._epoch += 1
+        self._bar = tqdm(total=self._n_batches, desc=f"epoch {self._epoch}/{self._epochs}",
+                         unit="batch", leave=True, file=self.file or sys.stderr,
+                         dynamic_ncols=True)
+
+    def on_batches_end(self, net, batches_done: int, running_loss: float) -> None:
+        if self.verbose != 1:
+            return
+        if self._bar is None:
+            self._open_bar(net)
+        self._bar.n = batches_done
+        self._bar.set_postfix_str(f"loss {running_loss:.5g}", refresh=True)
+
+    def on_epoch_end(self, net, epoch: int, logs: dict) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(_format_logs(logs), refresh=True)
+            self._bar.close()
+            self._bar = None
+        else:
+            self._epoch += 1
+            print(f"epoch {self._epoch}/{self._epochs} - {_format_logs(logs)}",
+                  file=self.file or sys.stderr)
+
+    def on_train_end(self, net) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _check_monitor(monitor: str) -> str:
+    if not isinstance(monitor, str) or monitor.split("_")[-1] not in ("loss", "accuracy"):
+        raise ValueError(f"monitor: expected a metric such as 'loss', 'val_loss', 'accuracy' or "
+                         f"'val_accuracy', got {monitor!r}")
+    return monitor
+
+
+def _improved(monitor: str, value: float, best: float, min_delta: float) -> bool:
+    """Losses improve downwards, accuracies upwards."""
+    if monitor.endswith("accuracy"):
+        return value > best + min_delta
+    return value < best - min_delta
+
+
+class EarlyStopping(Callback):
+    """Stops training when `monitor` has not improved by more than `min_delta`
+    for `patience` epochs. With restore_best, the network gets back the
+    parameters of its best epoch when training ends."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 restore_best: bool = True):
+        self.monitor = _check_monitor(monitor)
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+            raise ValueError(f"patience: expected an integer >= 0, got {patience!r}")
+        self.patience = int(patience)
+        self.min_delta = abs(float(min_delta))
+        self.restore_best = bool(restore_best)
+        self.best_epoch: int | None = None
+        self.best_value: float | None = None
+        self.stopped_epoch: int | None = None
+
+    def on_train_begin(self, net, epochs: int = 0, n_batches: int = 0) -> None:
+        self._best = -math.inf if self.monitor.endswith("accuracy") else math.inf
+        self._wait = 0
+        self._snapshot = None
+        self.best_epoch = self.best_value = self.stopped_epoch = None
+
+    def on_epoch_end(self, net, epoch: int, logs: dict) -> bool:
+        if self.monitor not in logs:
+            raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not among the epoch's "
+                             f"metrics {sorted(logs)} (val_* metrics need validation data)")
+        value = logs[self.monitor]
+        if _improved(self.monitor, value, self._best, self.min_delta):
+            self._best, self._wait = value, 0
+            self.best_epoch, self.best_value = epoch, value
+            if self.restore_best:
+                self._snapshot = [(l.W.copy(), l.B.copy()) for l in net.layers]
+            return False
+        self._wait += 1
+        if self._wait > self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self, net) -> None:
+        if self.restore_best and self._snapshot is not None:
+            for layer, (W, B) in zip(net.layers, self._snapshot):
+                layer.W[...] = W
+                layer.B[...] = B
+
+
+class ModelCheckpoint(Callback):
+    """Saves the network (with its optimizer state) after every epoch, or only
+    when `monitor` improves (save_best_only). `path` may contain "{epoch}"."""
+
+    def __init__(self, path, save_best_only: bool = False, monitor: str = "val_loss"):
+        self.path = str(path)
+        self.save_best_only = bool(save_best_only)
+        self.monitor = _check_monitor(monitor)
+        self._best = None
+
+    def on_train_begin(self, net, epochs: int = 0, n_batches: int = 0) -> None:
+        self._best = -math.inf if self.monitor.endswith("accuracy") else math.inf
+
+    def on_epoch_end(self, net, epoch: int, logs: dict) -> None:
+        if self.save_best_only:
+            if self.monitor not in logs:
+                raise ValueError(f"ModelCheckpoint: monitor {self.monitor!r} is not among the "
+                                 f"epoch's metrics {sorted(logs)}")
+            if not _improved(self.monitor, logs[self.monitor], self._best, 0.0):
+                return None
+            self._best = logs[self.monitor]
+        net.save(self.path.format(epoch=epoch + 1), include_optimizer=True)
+        return None
