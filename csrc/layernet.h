@@ -179,13 +179,15 @@ int ln_net_train_step(ln_net *net, int loss_kind, ln_optimizer *opt,
  * Batch b takes rows perm[b*batch_size .. min((b+1)*batch_size, n_samples)) of
  * X and Y. opt->step is advanced once per step. Stops at the first
  * non-finite step (that step changes nothing). *loss_sum gets the sum of the
- * per-step losses, each weighted by its batch's row count; *steps_done the
- * number of completed steps. */
+ * per-step losses, each weighted by its batch's row count; *hits the number
+ * of rows whose largest output (before that step's update) is at the target
+ * row's largest entry (the running accuracy of classification); *steps_done
+ * the number of completed steps. */
 int ln_net_fit_batches(ln_net *net, int loss_kind, ln_optimizer *opt,
                        ptrdiff_t n_samples, const void *X, const void *Y,
                        const long long *perm, ptrdiff_t batch_size,
                        ptrdiff_t first_batch, ptrdiff_t n_batches,
-                       double *loss_sum, ptrdiff_t *steps_done);
+                       double *loss_sum, ptrdiff_t *hits, ptrdiff_t *steps_done);
 
 #ifdef __cplusplus
 }

@@ -94,4 +94,4 @@ cdef extern from "layernet.h" nogil:
                            Py_ssize_t n_samples, const void *X, const void *Y,
                            const long long *perm, Py_ssize_t batch_size,
                            Py_ssize_t first_batch, Py_ssize_t n_batches,
-                           double *loss_sum, Py_ssize_t *steps_done) noexcept
+                           double *loss_sum, Py_ssize_t *hits, Py_ssize_t *steps_done) noexcept

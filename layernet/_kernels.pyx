@@ -531,8 +531,9 @@ cdef class NetEngine:
     def fit_batches(self, X, Y, cnp.ndarray perm, Py_ssize_t batch_size,
                     Py_ssize_t first_batch, Py_ssize_t n_batches, int loss_kind, optimizer):
         """Run batches first_batch .. first_batch + n_batches - 1 of an epoch in C.
-        Returns (sum of row-weighted losses, steps completed, status) where status is
-        0, or LN_ERR_NONFINITE if a step stopped the run (that step changed nothing)."""
+        Returns (sum of row-weighted losses, rows predicted right before their step,
+        steps completed, status) where status is 0, or STATUS_NONFINITE if a step
+        stopped the run (that step changed nothing)."""
         cdef Py_ssize_t n
         cdef void *xp
         cdef void *yp
@@ -544,15 +545,15 @@ cdef class NetEngine:
         cdef ln_optimizer opt = _optimizer_struct(optimizer)
         cdef const long long *pp = <const long long *>cnp.PyArray_DATA(perm)
         cdef double loss_sum = 0.0
-        cdef Py_ssize_t done = 0
+        cdef Py_ssize_t done = 0, hits = 0
         cdef int status
         with nogil:
             status = ln_net_fit_batches(self.net, loss_kind, &opt, n, xp, yp, pp, batch_size,
-                                        first_batch, n_batches, &loss_sum, &done)
+                                        first_batch, n_batches, &loss_sum, &hits, &done)
         optimizer.step = opt.step
         if status != LN_ERR_NONFINITE:
             _check_status(status)
-        return loss_sum, done, status
+        return loss_sum, hits, done, status
 
 
 cdef extern from "string.h":

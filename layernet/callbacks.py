@@ -73,7 +73,11 @@ class ProgressBar(Callback):
         self._epochs, self._n_batches, self._epoch = epochs, n_batches, 0
 
     def _open_bar(self, net):
-        from tqdm import tqdm
+        try:
+            from tqdm import tqdm
+        except ImportError:   # a declared dependency, but never fail training over a bar
+            self.verbose = 2
+            return
         self._epoch += 1
         self._bar = tqdm(total=self._n_batches, desc=f"epoch {self._epoch}/{self._epochs}",
                          unit="batch", leave=True, file=self.file or sys.stderr,
@@ -84,6 +88,8 @@ class ProgressBar(Callback):
             return
         if self._bar is None:
             self._open_bar(net)
+            if self._bar is None:
+                return
         self._bar.n = batches_done
         self._bar.set_postfix_str(f"loss {running_loss:.5g}", refresh=True)
 

@@ -7,7 +7,6 @@ batches. Python validates inputs once and owns the parameter arrays.
 from __future__ import annotations
 
 import math
-import sys
 import time
 import warnings
 from typing import Sequence
@@ -222,8 +221,8 @@ class Network:
         progress, and once per epoch for validation and callbacks.
         Shuffling of epoch e (counted over the network's life, so a resumed run
         repeats an uninterrupted one) uses seed (seed, e).
-        "loss" in the history is the mean of the epoch's batch losses (each taken
-        before its update); "val_loss" is computed after the epoch.
+        "loss" (and "accuracy") in the history are running means over the epoch's
+        batches, each taken before its update; "val_*" are computed after the epoch.
         Ctrl-C stops training after the current step: the network keeps every
         completed step and the History (interrupted=True) is returned.
         """
@@ -247,7 +246,6 @@ class Network:
         n = X.shape[0]
         n_batches = -(-n // batch_size)
         base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
-        classify = self.loss_name == "cross_entropy"
         for cb in callbacks:
             cb.on_train_begin(self, epochs=epochs, n_batches=n_batches)
         try:
@@ -257,8 +255,6 @@ class Network:
                         else np.arange(n)).astype(np.int64)
                 logs = self._run_epoch(X, Y, perm, batch_size, n_batches, opt, callbacks, epoch)
                 self.epochs_trained += 1
-                if classify:
-                    logs["accuracy"] = accuracy(self.predict(X), Y)
                 if Xv is not None:
                     logs.update({"val_" + k: v for k, v in self._metrics(Xv, Yv).items()})
                 history._record(epoch, logs)
@@ -288,13 +284,14 @@ class Network:
 
     def _run_epoch(self, X, Y, perm, batch_size, n_batches, opt, callbacks, epoch) -> dict:
         """Runs one epoch's batches in C, in chunks of about _CHUNK_SECONDS."""
-        done, loss_sum, chunk = 0, 0.0, 1
+        done, loss_sum, hits, chunk = 0, 0.0, 0, 1
         while done < n_batches:
             t0 = time.perf_counter()
-            chunk_loss, steps, status = self._engine.fit_batches(
+            chunk_loss, chunk_hits, steps, status = self._engine.fit_batches(
                 X, Y, perm, batch_size, done, chunk, self._loss_code, opt)
             elapsed = time.perf_counter() - t0
             loss_sum += chunk_loss
+            hits += chunk_hits
             done += steps
             if status == _kernels.STATUS_NONFINITE:
                 raise FloatingPointError(
@@ -307,7 +304,10 @@ class Network:
             # Size the next chunk so that Python is visited about every _CHUNK_SECONDS.
             per_batch = elapsed / max(steps, 1)
             chunk = max(1, min(n_batches, int(_CHUNK_SECONDS / max(per_batch, 1e-9))))
-        return {"loss": loss_sum / X.shape[0]}
+        logs = {"loss": loss_sum / X.shape[0]}
+        if self.loss_name == "cross_entropy":
+            logs["accuracy"] = hits / X.shape[0]
+        return logs
 
     # Persistence ----------------------------------------------------------
     def save(self, path, include_optimizer: bool = False, metadata: dict | None = None) -> None:

@@ -213,7 +213,7 @@ int ln_net_train_step(ln_net *net, int loss_kind, ln_optimizer *opt, ptrdiff_t n
 int ln_net_fit_batches(ln_net *net, int loss_kind, ln_optimizer *opt, ptrdiff_t n_samples,
                        const void *X, const void *Y, const long long *perm,
                        ptrdiff_t batch_size, ptrdiff_t first_batch, ptrdiff_t n_batches,
-                       double *loss_sum, ptrdiff_t *steps_done)
+                       double *loss_sum, ptrdiff_t *hits, ptrdiff_t *steps_done)
 {
     int status;
     if (!state_ready(net, opt) || batch_size < 1) return LN_ERR_ARG;
@@ -221,7 +221,7 @@ int ln_net_fit_batches(ln_net *net, int loss_kind, ln_optimizer *opt, ptrdiff_t 
     if (status != LN_OK) return status;
     if (net->dtype == LN_FLOAT32)
         return net_fit_batches_f32(net, loss_kind, opt, n_samples, X, Y, perm, batch_size,
-                                   first_batch, n_batches, loss_sum, steps_done);
+                                   first_batch, n_batches, loss_sum, hits, steps_done);
     return net_fit_batches_f64(net, loss_kind, opt, n_samples, X, Y, perm, batch_size,
-                               first_batch, n_batches, loss_sum, steps_done);
+                               first_batch, n_batches, loss_sum, hits, steps_done);
 }

@@ -118,16 +118,33 @@ static int NET_FN(net_train_step)(ln_net *net, int loss_kind, ln_optimizer *opt,
     return LN_OK;
 }
 
+/* Rows whose largest output sits where the target row is largest. */
+static ptrdiff_t NET_FN(argmax_hits)(ptrdiff_t n, ptrdiff_t m, const T *H, const T *Y)
+{
+    ptrdiff_t i, j, hits = 0;
+    for (i = 0; i < n; i++) {
+        const T *h = H + i * m, *y = Y + i * m;
+        ptrdiff_t bh = 0, by = 0;
+        for (j = 1; j < m; j++) {
+            if (h[j] > h[bh]) bh = j;
+            if (y[j] > y[by]) by = j;
+        }
+        hits += bh == by;
+    }
+    return hits;
+}
+
 static int NET_FN(net_fit_batches)(ln_net *net, int loss_kind, ln_optimizer *opt,
                                    ptrdiff_t n_samples, const T *X, const T *Y,
                                    const long long *perm, ptrdiff_t batch_size,
                                    ptrdiff_t first_batch, ptrdiff_t n_batches,
-                                   double *loss_sum, ptrdiff_t *steps_done)
+                                   double *loss_sum, ptrdiff_t *hits, ptrdiff_t *steps_done)
 {
     const ptrdiff_t n_in = net->sizes[0], n_out = net->sizes[net->n_layers];
     T *xb = (T *)net->Xb, *yb = (T *)net->Yb;
     ptrdiff_t b;
     *loss_sum = 0.0;
+    *hits = 0;
     *steps_done = 0;
     /* Loop over batches: gather the batch's rows, then one step. */
     for (b = first_batch; b < first_batch + n_batches; b++) {
@@ -144,6 +161,7 @@ static int NET_FN(net_fit_batches)(ln_net *net, int loss_kind, ln_optimizer *opt
         status = NET_FN(net_train_step)(net, loss_kind, opt, rows, xb, yb, &loss);
         if (status != LN_OK) return status;
         *loss_sum += loss * (double)rows;
+        *hits += NET_FN(argmax_hits)(rows, n_out, (const T *)net->H[net->n_layers - 1], yb);
         *steps_done += 1;
     }
     return LN_OK;
