@@ -1,0 +1,215 @@
+/* gemm.c: ln_sgemm and ln_dgemm, the BLIS-style GEMM driver.
+ *
+ * The algorithm (five loops, packing, the unpacked small-problem path and
+ * the thread split) is written once in gemm_tmpl.h and instantiated here for
+ * float and double. This file owns what both share: the per-caller packing
+ * workspace, the path and thread choice, and the slab arithmetic.
+ */
+#include <stdlib.h>
+#include <stdint.h>
+#include "layernet.h"
+#include "kernels/kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Workspace: packing buffers owned by the calling OS thread           */
+/* ------------------------------------------------------------------ */
+
+/* One 64-byte aligned buffer that only grows. */
+typedef struct {
+    void *raw;
+    void *ptr;
+    size_t bytes;
+} ln_gemm_buf;
+
+/* A caller's buffers: one A block and one B panel per team thread. */
+typedef struct {
+    int nslots;
+    ln_gemm_buf *abuf, *bbuf;
+    void **aptr, **bptr;
+} ln_gemm_ws;
+
+/* What one call uses: slot pointers, and whether to free them after. */
+typedef struct {
+    void **a, **b;
+    ln_gemm_ws *ws;
+    int temporary;
+} ln_gemm_plan;
+
+#ifdef LN_THREAD_LOCAL
+/* Each caller thread keeps its workspace for its lifetime, so after the
+ * first call of a given size nothing is allocated. */
+static LN_THREAD_LOCAL ln_gemm_ws ln_tls_ws;
+#endif
+
+static int ln_gemm_buf_reserve(ln_gemm_buf *b, size_t bytes)
+{
+    void *raw;
+    if (bytes <= b->bytes) return LN_OK;
+    raw = malloc(bytes + 64);
+    if (!raw) return LN_ERR_NOMEM;
+    free(b->raw);
+    b->raw = raw;
+    b->ptr = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    b->bytes = bytes;
+    return LN_OK;
+}
+
+static void ln_gemm_ws_free(ln_gemm_ws *ws)
+{
+    int i;
+    for (i = 0; i < ws->nslots; ++i) { free(ws->abuf[i].raw); free(ws->bbuf[i].raw); }
+    free(ws->abuf); free(ws->bbuf); free(ws->aptr); free(ws->bptr);
+    ws->abuf = ws->bbuf = 0;
+    ws->aptr = ws->bptr = 0;
+    ws->nslots = 0;
+}
+
+/* Grow ws to nt slots of at least abytes / bbytes each. */
+static int ln_gemm_ws_grow(ln_gemm_ws *ws, int nt, size_t abytes, size_t bbytes)
+{
+    int i;
+    if (nt > ws->nslots) {
+        ln_gemm_buf *na = (ln_gemm_buf *)calloc((size_t)nt, sizeof *na);
+        ln_gemm_buf *nb = (ln_gemm_buf *)calloc((size_t)nt, sizeof *nb);
+        void **pa = (void **)calloc((size_t)nt, sizeof *pa);
+        void **pb = (void **)calloc((size_t)nt, sizeof *pb);
+        if (!na || !nb || !pa || !pb) {
+            free(na); free(nb); free(pa); free(pb);
+            return LN_ERR_NOMEM;
+        }
+        for (i = 0; i < ws->nslots; ++i) { na[i] = ws->abuf[i]; nb[i] = ws->bbuf[i]; }
+        free(ws->abuf); free(ws->bbuf); free(ws->aptr); free(ws->bptr);
+        ws->abuf = na; ws->bbuf = nb; ws->aptr = pa; ws->bptr = pb;
+        ws->nslots = nt;
+    }
+    for (i = 0; i < nt; ++i) {
+        if (ln_gemm_buf_reserve(&ws->abuf[i], abytes) != LN_OK) return LN_ERR_NOMEM;
+        if (ln_gemm_buf_reserve(&ws->bbuf[i], bbytes) != LN_OK) return LN_ERR_NOMEM;
+        ws->aptr[i] = ws->abuf[i].ptr;
+        ws->bptr[i] = ws->bbuf[i].ptr;
+    }
+    return LN_OK;
+}
+
+static int ln_gemm_ws_reserve(ln_gemm_plan *plan, int nt, size_t abytes, size_t bbytes)
+{
+#ifdef LN_THREAD_LOCAL
+    ln_gemm_ws *ws = &ln_tls_ws;
+    plan->temporary = 0;
+    plan->ws = ws;
+    if (ln_gemm_ws_grow(ws, nt, abytes, bbytes) != LN_OK) return LN_ERR_NOMEM;
+#else
+    /* No thread-local storage: a private workspace per call (correct, but allocates) */
+    ln_gemm_ws *ws = (ln_gemm_ws *)calloc(1, sizeof *ws);
+    if (!ws) return LN_ERR_NOMEM;
+    plan->temporary = 1;
+    plan->ws = ws;
+    if (ln_gemm_ws_grow(ws, nt, abytes, bbytes) != LN_OK) {
+        ln_gemm_ws_free(ws);
+        free(ws);
+        return LN_ERR_NOMEM;
+    }
+#endif
+    plan->a = ws->aptr;
+    plan->b = ws->bptr;
+    return LN_OK;
+}
+
+static void ln_gemm_ws_release(ln_gemm_plan *plan)
+{
+#ifndef LN_THREAD_LOCAL
+    ln_gemm_ws_free(plan->ws);
+    free(plan->ws);
+#else
+    (void)plan;
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* Path and thread choice                                              */
+/* ------------------------------------------------------------------ */
+
+static int ln_force_path = 0, ln_force_threads = 0;
+
+void ln_gemm_force(int path, int threads)
+{
+    ln_force_path = path;
+    ln_force_threads = threads;
+}
+
+/* Pack when every dimension is large enough to amortise packing; use more
+ * than one thread when the work pays for the fork/join; split C by rows
+ * unless it has too few row tiles. */
+static void ln_gemm_choose(const ln_gemm_blocks *bk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                           int *pack, int *nt, int *split_rows)
+{
+    ptrdiff_t tiles_m = (m + bk->mr - 1) / bk->mr, tiles_n = (n + bk->nr - 1) / bk->nr;
+    int nth = ln_get_num_threads();
+    if (ln_force_path) *pack = ln_force_path == 2;
+    else *pack = m >= bk->sup_mn && n >= bk->sup_mn && k >= bk->sup_k;
+    if (!ln_force_threads && 2.0 * (double)m * (double)n * (double)k < bk->mt_flops) nth = 1;
+    *split_rows = m >= n ? tiles_m >= nth || tiles_m >= tiles_n : tiles_n < nth && tiles_m > tiles_n;
+    if (*split_rows) { if (tiles_m < nth) nth = (int)tiles_m; }
+    else if (tiles_n < nth) nth = (int)tiles_n;
+#ifndef _OPENMP
+    nth = 1;
+#endif
+    *nt = nth < 1 ? 1 : nth;
+}
+
+/* Thread tid of nth gets whole tiles [lo, hi) of a dimension of size n. */
+static void ln_gemm_range(ptrdiff_t n, int tile, int tid, int nth, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    ptrdiff_t tiles = (n + tile - 1) / tile;
+    ptrdiff_t t0 = tiles * tid / nth, t1 = tiles * (tid + 1) / nth;
+    *lo = t0 * tile;
+    *hi = t1 * tile < n ? t1 * tile : n;
+}
+
+/* ------------------------------------------------------------------ */
+/* The two instantiations                                              */
+/* ------------------------------------------------------------------ */
+
+#define LN_T float
+#define LN_AUX ln_sgemm_aux
+#define LN_BLK sblk
+#define LN_UKR sgemm_ukr
+#define LN_FN(x) ln_s##x
+#include "gemm_tmpl.h"
+#undef LN_T
+#undef LN_AUX
+#undef LN_BLK
+#undef LN_UKR
+#undef LN_FN
+
+#define LN_T double
+#define LN_AUX ln_dgemm_aux
+#define LN_BLK dblk
+#define LN_UKR dgemm_ukr
+#define LN_FN(x) ln_d##x
+#include "gemm_tmpl.h"
+#undef LN_T
+#undef LN_AUX
+#undef LN_BLK
+#undef LN_UKR
+#undef LN_FN
+
+int ln_sgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+             float alpha, const float *A, ptrdiff_t lda,
+             const float *B, ptrdiff_t ldb,
+             float beta, float *C, ptrdiff_t ldc, const ln_epilogue *epi)
+{
+    return ln_sgemm_run(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, epi);
+}
+
+int ln_dgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+             double alpha, const double *A, ptrdiff_t lda,
+             const double *B, ptrdiff_t ldb,
+             double beta, double *C, ptrdiff_t ldc, const ln_epilogue *epi)
+{
+    return ln_dgemm_run(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, epi);
+}

@@ -1,0 +1,217 @@
+/* gemm_tmpl.h: the GEMM algorithm for one element type.
+ *
+ * Included by gemm.c once per type with these macros defined:
+ *   LN_T       element type          LN_AUX   micro-kernel aux struct
+ *   LN_BLK     ln_isa_table field with the blocks (sblk / dblk)
+ *   LN_UKR     ln_isa_table field with the micro-kernel (sgemm_ukr / dgemm_ukr)
+ *   LN_FN(x)   names a function of this type
+ * No include guard: it is meant to be included more than once.
+ */
+
+/* Pack an mc x kc block of op(A) into MR-row micro-panels: panel r holds rows
+ * r*MR.. as kc columns of MR contiguous elements, zero-padded past mc. */
+static void LN_FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const LN_T *LN_RESTRICT a,
+                          ptrdiff_t rs_a, ptrdiff_t cs_a, int MR, LN_T *LN_RESTRICT ap)
+{
+    ptrdiff_t ir, i, p;
+    /* Loop over the block, MR rows at a time */
+    for (ir = 0; ir < mc; ir += MR) {
+        ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
+        const LN_T *ai = a + ir * rs_a;
+        if (mr == 6 && MR == 6 && cs_a == 1) {
+            /* Full panel, rows contiguous in k: six row streams, one column out per step */
+            const LN_T *a0 = ai, *a1 = ai + rs_a, *a2 = ai + 2 * rs_a;
+            const LN_T *a3 = ai + 3 * rs_a, *a4 = ai + 4 * rs_a, *a5 = ai + 5 * rs_a;
+            for (p = 0; p < kc; ++p) {
+                ap[p * 6 + 0] = a0[p]; ap[p * 6 + 1] = a1[p]; ap[p * 6 + 2] = a2[p];
+                ap[p * 6 + 3] = a3[p]; ap[p * 6 + 4] = a4[p]; ap[p * 6 + 5] = a5[p];
+            }
+        } else if (rs_a == 1) {
+            /* Transposed A: a panel column is mr contiguous elements */
+            for (p = 0; p < kc; ++p) {
+                for (i = 0; i < mr; ++i) ap[p * MR + i] = ai[i + p * cs_a];
+                for (; i < MR; ++i) ap[p * MR + i] = 0;
+            }
+        } else {
+            /* Loop over the panel's rows: read along k, write with stride MR */
+            for (i = 0; i < mr; ++i)
+                for (p = 0; p < kc; ++p) ap[p * MR + i] = ai[i * rs_a + p * cs_a];
+            for (; i < MR; ++i)
+                for (p = 0; p < kc; ++p) ap[p * MR + i] = 0;
+        }
+        ap += (ptrdiff_t)MR * kc;
+    }
+}
+
+/* Pack a kc x nc panel of op(B) into NR-column micro-panels: panel r holds
+ * columns r*NR.. as kc rows of NR contiguous elements, zero-padded past nc. */
+static void LN_FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const LN_T *LN_RESTRICT b,
+                          ptrdiff_t rs_b, ptrdiff_t cs_b, int NR, LN_T *LN_RESTRICT bp)
+{
+    ptrdiff_t jr, j, p;
+    /* Loop over the panel, NR columns at a time */
+    for (jr = 0; jr < nc; jr += NR) {
+        ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;
+        const LN_T *bj = b + jr * cs_b;
+        if (cs_b == 1) {
+            /* Rows of B are contiguous: copy nr elements per k step */
+            for (p = 0; p < kc; ++p) {
+                const LN_T *src = bj + p * rs_b;
+                LN_T *dst = bp + p * NR;
+                for (j = 0; j < nr; ++j) dst[j] = src[j];
+                for (; j < NR; ++j) dst[j] = 0;
+            }
+        } else {
+            /* Transposed B: read each stored row along k, write with stride NR */
+            for (j = 0; j < nr; ++j) {
+                const LN_T *src = bj + j * cs_b;
+                for (p = 0; p < kc; ++p) bp[p * NR + j] = src[p * rs_b];
+            }
+            for (; j < NR; ++j)
+                for (p = 0; p < kc; ++p) bp[p * NR + j] = 0;
+        }
+        bp += (ptrdiff_t)NR * kc;
+    }
+}
+
+/* One thread's GEMM on an m x n x k sub-problem: the five loops around the
+ * micro-kernel. op(A)(i,p) = A[i*rs_a + p*cs_a], op(B)(p,j) = B[p*rs_b + j*cs_b].
+ * pack_a / pack_b choose between packed micro-panels and running the kernel
+ * straight on the operands (unpacked B needs cs_b == 1). abuf and bbuf hold
+ * at least min(MC, m) x min(KC, k) and min(KC, k) x min(NC, n), rounded up to
+ * whole micro-panels. */
+static void LN_FN(gemm_serial)(const ln_isa_table *t, int pack_a, int pack_b,
+                               ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                               const LN_T *A, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                               const LN_T *B, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                               LN_T *C, ptrdiff_t ldc, const LN_AUX *aux0,
+                               LN_T *abuf, LN_T *bbuf)
+{
+    const ln_gemm_blocks *bk = &t->LN_BLK;
+    const int MR = bk->mr, NR = bk->nr;
+    const ptrdiff_t MC = bk->mc, KC = bk->kc, NC = bk->nc;
+    const LN_T *bias0 = aux0->epi == LN_EPI_BIAS_ACT ? aux0->bias : 0;
+    const LN_T *h0 = aux0->epi == LN_EPI_DACT ? aux0->h : 0;
+    LN_AUX aux = *aux0;
+    ptrdiff_t jc, pc, ic, jr, ir;
+
+    /* Loop over n, NC columns at a time (a B panel for L3) */
+    for (jc = 0; jc < n; jc += NC) {
+        ptrdiff_t nc = n - jc < NC ? n - jc : NC;
+        pc = 0;
+        /* Loop over k, KC at a time; runs once when k == 0 so beta and the epilogue still apply */
+        do {
+            ptrdiff_t kc = k - pc < KC ? k - pc : KC;
+            /* beta applies on the first k block only; the epilogue on the last */
+            aux.beta = pc == 0 ? aux0->beta : (LN_T)1;
+            aux.epi = pc + kc >= k ? aux0->epi : LN_EPI_NONE;
+            if (pack_b) LN_FN(pack_b)(kc, nc, B + pc * rs_b + jc * cs_b, rs_b, cs_b, NR, bbuf);
+            /* Loop over m, MC rows at a time (an A block for L2) */
+            for (ic = 0; ic < m; ic += MC) {
+                ptrdiff_t mc = m - ic < MC ? m - ic : MC;
+                if (pack_a) LN_FN(pack_a)(mc, kc, A + ic * rs_a + pc * cs_a, rs_a, cs_a, MR, abuf);
+                /* Loop over the B panel, NR columns at a time (a micro-panel for L1) */
+                for (jr = 0; jr < nc; jr += NR) {
+                    ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;
+                    const LN_T *b = pack_b ? bbuf + jr * kc : B + pc * rs_b + jc + jr;
+                    ptrdiff_t rsb = pack_b ? NR : rs_b;
+                    LN_T *cj = C + jc + jr;
+                    if (bias0) aux.bias = bias0 + jc + jr;
+                    /* Loop over the A block, MR rows at a time: one micro-kernel call per tile */
+                    for (ir = 0; ir < mc; ir += MR) {
+                        ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
+                        const LN_T *a = pack_a ? abuf + ir * kc : A + (ic + ir) * rs_a + pc * cs_a;
+                        if (h0) aux.h = h0 + (ic + ir) * aux0->ldh + jc + jr;
+                        t->LN_UKR(kc, mr, nr, a, pack_a ? 1 : rs_a, pack_a ? MR : cs_a,
+                                  b, rsb, cj + (ic + ir) * ldc, ldc, &aux);
+                    }
+                }
+            }
+            pc += kc;
+        } while (pc < k);
+    }
+}
+
+/* The public entry: validate nothing (Python did), pick the path and the
+ * thread split, make sure this caller's workspace is big enough, run. */
+static int LN_FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                       LN_T alpha, const LN_T *A, ptrdiff_t lda,
+                       const LN_T *B, ptrdiff_t ldb,
+                       LN_T beta, LN_T *C, ptrdiff_t ldc, const ln_epilogue *epi)
+{
+    const ln_isa_table *t;
+    const ln_gemm_blocks *bk;
+    LN_AUX aux;
+    ptrdiff_t rs_a, cs_a, rs_b, cs_b, kb;
+    int pack_a, pack_b, split_rows, nt;
+    ln_gemm_plan plan;
+
+    if (m <= 0 || n <= 0) return LN_OK;
+    t = ln_gemm_table();
+    bk = &t->LN_BLK;
+
+    aux.alpha = alpha;
+    aux.beta = beta;
+    aux.epi = epi ? epi->kind : LN_EPI_NONE;
+    aux.act = epi ? epi->act : LN_ACT_IDENTITY;
+    aux.bias = epi ? (const LN_T *)epi->bias : 0;
+    aux.h = epi ? (const LN_T *)epi->h : 0;
+    aux.ldh = epi ? epi->ldh : 0;
+    /* DACT with identity and BIAS_ACT with neither bias nor activation change nothing */
+    if (aux.epi == LN_EPI_DACT && aux.act == LN_ACT_IDENTITY) aux.epi = LN_EPI_NONE;
+    if (aux.epi == LN_EPI_BIAS_ACT && !aux.bias && aux.act == LN_ACT_IDENTITY) aux.epi = LN_EPI_NONE;
+    /* As in BLAS, alpha == 0 does not read A or B */
+    if (alpha == 0 || k < 0) k = 0;
+
+    /* Strides of op(A) (m x k) and op(B) (k x n) */
+    rs_a = transa ? 1 : lda;  cs_a = transa ? lda : 1;
+    rs_b = transb ? 1 : ldb;  cs_b = transb ? ldb : 1;
+
+    ln_gemm_choose(bk, m, n, k, &pack_a, &nt, &split_rows);
+    pack_b = pack_a || transb;   /* the kernel needs B rows contiguous */
+
+    /* Workspace: sized for the whole problem, so any thread split fits */
+    kb = k < bk->kc ? k : bk->kc;
+    {
+        ptrdiff_t ma = m < bk->mc ? m : bk->mc;
+        ptrdiff_t nb = n < bk->nc ? n : bk->nc;
+        size_t abytes = pack_a ? (size_t)(ma + bk->mr) * (size_t)kb * sizeof(LN_T) : 0;
+        size_t bbytes = pack_b ? (size_t)(nb + bk->nr) * (size_t)kb * sizeof(LN_T) : 0;
+        if (ln_gemm_ws_reserve(&plan, nt, abytes, bbytes) != LN_OK) return LN_ERR_NOMEM;
+    }
+
+    if (nt == 1) {
+        LN_FN(gemm_serial)(t, pack_a, pack_b, m, n, k, A, rs_a, cs_a, B, rs_b, cs_b,
+                           C, ldc, &aux, (LN_T *)plan.a[0], (LN_T *)plan.b[0]);
+    }
+#ifdef _OPENMP
+    else {
+        /* Each thread takes a slab of C (rows, or columns when m is short)
+         * and runs the serial algorithm on it with its own buffers. */
+#pragma omp parallel num_threads(nt)
+        {
+            int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+            ptrdiff_t lo, hi;
+            LN_AUX a2 = aux;
+            if (split_rows) {
+                ln_gemm_range(m, bk->mr, tid, nth, &lo, &hi);
+                if (a2.epi == LN_EPI_DACT) a2.h = aux.h + lo * aux.ldh;
+                if (hi > lo)
+                    LN_FN(gemm_serial)(t, pack_a, pack_b, hi - lo, n, k, A + lo * rs_a, rs_a, cs_a,
+                                       B, rs_b, cs_b, C + lo * ldc, ldc, &a2,
+                                       (LN_T *)plan.a[tid], (LN_T *)plan.b[tid]);
+            } else {
+                ln_gemm_range(n, bk->nr, tid, nth, &lo, &hi);
+                if (a2.epi == LN_EPI_DACT) a2.h = aux.h + lo;
+                if (a2.epi == LN_EPI_BIAS_ACT && a2.bias) a2.bias = aux.bias + lo;
+                if (hi > lo)
+                    LN_FN(gemm_serial)(t, pack_a, pack_b, m, hi - lo, k, A, rs_a, cs_a,
+                                       B + lo * cs_b, rs_b, cs_b, C + lo, ldc, &a2,
+                                       (LN_T *)plan.a[tid], (LN_T *)plan.b[tid]);
+            }
+        }
+    }
+#endif
+    ln_gemm_ws_release(&plan);
+    return LN_OK;
+}
