@@ -1,20 +1,493 @@
 /* gemm_avx2.c: AVX2+FMA micro-kernels and epilogue tiles.
- * Placeholder: forwards to the reference kernels until the SIMD code lands. */
+ *
+ * ln_sgemm_avx2_6x16 and ln_dgemm_avx2_6x8 keep a 6 x 2-vector tile in 12 of
+ * the 16 ymm registers (two for B, one for the A broadcast). Each is one
+ * always-inline body specialised at compile time for the rows it holds (1..6),
+ * the vectors per row (1 or 2) and a masked last vector, plus a packed full
+ * tile with constant strides; edge tiles therefore do only the work they need
+ * and never touch memory outside the tile. The epilogue runs on the tile
+ * right after it is stored, while it is in L1 (ln_sepi_avx2 / ln_depi_avx2),
+ * with a vector exp accurate to float rounding in float32 and ~1e-15
+ * relative in float64. Everything here carries target("avx2,fma"); the
+ * helpers are static inline so no baseline caller links to them.
+ */
 #include "../kernels.h"
 
 #if LN_BUILD_AVX2
-void ln_sgemm_avx2_6x16(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
-                        const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
-                        const float *b, ptrdiff_t rs_b,
-                        float *c, ptrdiff_t rs_c, const ln_sgemm_aux *aux)
-{ ln_sgemm_ref_6x16(k, mr, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); }
-void ln_dgemm_avx2_6x8(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
-                       const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
-                       const double *b, ptrdiff_t rs_b,
-                       double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux)
-{ ln_dgemm_ref_6x8(k, mr, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); }
-void ln_sepi_avx2(ptrdiff_t m, ptrdiff_t n, float *c, ptrdiff_t rs_c, const ln_sgemm_aux *aux)
-{ ln_sepi_ref(m, n, c, rs_c, aux); }
-void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux)
-{ ln_depi_ref(m, n, c, rs_c, aux); }
-#endif
+#include <immintrin.h>
+
+#define LN_AVX2 __attribute__((target("avx2,fma")))
+#define LN_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+/* Lane masks: 8 - n ones-then-zeros window gives the first n lanes. */
+static const int ln_mask32[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+static const long long ln_mask64[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
+
+LN_AVX2_INLINE __m256i ln_smask(ptrdiff_t n)  /* first n of 8 float lanes, 0 <= n <= 8 */
+{
+    return _mm256_loadu_si256((const __m256i *)(ln_mask32 + 8 - n));
+}
+
+LN_AVX2_INLINE __m256i ln_dmask(ptrdiff_t n)  /* first n of 4 double lanes */
+{
+    return _mm256_loadu_si256((const __m256i *)(ln_mask64 + 4 - n));
+}
+
+/* ------------------------------------------------------------------ */
+/* Vector exp and expm1 for arguments <= 0                             */
+/* ------------------------------------------------------------------ */
+
+/* x = n ln2 + r with |r| <= ln2/2; returns expm1(r) by Taylor/Horner and n.
+ * The float series stops at r^7 (next term < 6e-9), the double one at r^13
+ * (next term < 5e-18). ln2 is split in two so r keeps full precision. */
+LN_AVX2_INLINE __m256 ln_s_reduce(__m256 x, __m256 *n)
+{
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+    const __m256 ln2_hi = _mm256_set1_ps(0.693147182464599609375f);
+    const __m256 ln2_lo = _mm256_set1_ps(-1.904654299957768e-09f);
+    __m256 r, q;
+    *n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm256_fnmadd_ps(*n, ln2_hi, x);
+    r = _mm256_fnmadd_ps(*n, ln2_lo, r);
+    q = _mm256_set1_ps(1.0f / 5040);
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 720));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 120));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 24));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f / 6));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5f));
+    return _mm256_fmadd_ps(_mm256_mul_ps(r, r), q, r);
+}
+
+LN_AVX2_INLINE __m256d ln_d_reduce(__m256d x, __m256d *n)
+{
+    const __m256d log2e = _mm256_set1_pd(1.4426950408889634074);
+    const __m256d ln2_hi = _mm256_set1_pd(0.69314718055994528622676398299518);
+    const __m256d ln2_lo = _mm256_set1_pd(2.3190468138462996154e-17);
+    __m256d r, q;
+    *n = _mm256_round_pd(_mm256_mul_pd(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm256_fnmadd_pd(*n, ln2_hi, x);
+    r = _mm256_fnmadd_pd(*n, ln2_lo, r);
+    q = _mm256_set1_pd(1.0 / 6227020800.0);           /* 1/13! */
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 479001600.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 39916800.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 3628800.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 362880.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 40320.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 5040.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 720.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 120.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 24.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(1.0 / 6.0));
+    q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(0.5));
+    return _mm256_fmadd_pd(_mm256_mul_pd(r, r), q, r);
+}
+
+/* 2^n for integral n in the normal range. */
+LN_AVX2_INLINE __m256 ln_s_pow2(__m256i n)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+}
+
+LN_AVX2_INLINE __m256d ln_d_pow2(__m128i n)
+{
+    __m256i e = _mm256_add_epi64(_mm256_cvtepi32_epi64(n), _mm256_set1_epi64x(1023));
+    return _mm256_castsi256_pd(_mm256_slli_epi64(e, 52));
+}
+
+/* exp(x) for x <= 0 (NaN passes through). 2^n is applied in two halves so
+ * results in the subnormal range underflow gradually instead of wrapping. */
+LN_AVX2_INLINE __m256 ln_s_exp_neg(__m256 x)
+{
+    __m256 n, p;
+    __m256i ni, n1;
+    x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);   /* max(c, x) keeps NaN */
+    p = ln_s_reduce(x, &n);
+    ni = _mm256_cvtps_epi32(n);
+    n1 = _mm256_srai_epi32(ni, 1);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    return _mm256_mul_ps(_mm256_mul_ps(p, ln_s_pow2(n1)), ln_s_pow2(_mm256_sub_epi32(ni, n1)));
+}
+
+LN_AVX2_INLINE __m256d ln_d_exp_neg(__m256d x)
+{
+    __m256d n, p;
+    __m128i ni, n1;
+    x = _mm256_max_pd(_mm256_set1_pd(-746.0), x);
+    p = ln_d_reduce(x, &n);
+    ni = _mm256_cvtpd_epi32(n);
+    n1 = _mm_srai_epi32(ni, 1);
+    p = _mm256_add_pd(p, _mm256_set1_pd(1.0));
+    return _mm256_mul_pd(_mm256_mul_pd(p, ln_d_pow2(n1)), ln_d_pow2(_mm_sub_epi32(ni, n1)));
+}
+
+/* expm1(x) for x <= 0, accurate relative to the result near 0: with
+ * s = 2^n, expm1(x) = s*expm1(r) + (s - 1), and s = 1 for |x| < ln2/2. */
+LN_AVX2_INLINE __m256 ln_s_expm1_neg(__m256 x, __m256 lo)
+{
+    __m256 n, p, s;
+    x = _mm256_max_ps(lo, x);
+    p = ln_s_reduce(x, &n);
+    s = ln_s_pow2(_mm256_cvtps_epi32(n));
+    return _mm256_fmadd_ps(s, p, _mm256_sub_ps(s, _mm256_set1_ps(1.0f)));
+}
+
+LN_AVX2_INLINE __m256d ln_d_expm1_neg(__m256d x, __m256d lo)
+{
+    __m256d n, p, s;
+    x = _mm256_max_pd(lo, x);
+    p = ln_d_reduce(x, &n);
+    s = ln_d_pow2(_mm256_cvtpd_epi32(n));
+    return _mm256_fmadd_pd(s, p, _mm256_sub_pd(s, _mm256_set1_pd(1.0)));
+}
+
+/* ------------------------------------------------------------------ */
+/* Activations and derivatives on one vector                           */
+/* ------------------------------------------------------------------ */
+
+/* sigmoid(x) = 1/(1+e) for x >= 0 and e/(1+e) below, e = exp(-|x|): never overflows. */
+LN_AVX2_INLINE __m256 ln_s_act(int act, __m256 x)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 e, neg, t;
+    switch (act) {
+    case LN_ACT_SIGMOID:
+        e = ln_s_exp_neg(_mm256_or_ps(x, sign));
+        neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+        return _mm256_div_ps(_mm256_blendv_ps(one, e, neg), _mm256_add_ps(one, e));
+    case LN_ACT_RELU:
+        return _mm256_max_ps(_mm256_setzero_ps(), x);   /* NaN passes, as in the reference */
+    case LN_ACT_TANH:
+        /* tanh|x| = -em / (2 + em), em = expm1(-2|x|); tanh(20) is 1 in float */
+        e = ln_s_expm1_neg(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(sign, x)),
+                           _mm256_set1_ps(-40.0f));
+        t = _mm256_div_ps(e, _mm256_sub_ps(_mm256_set1_ps(-2.0f), e));
+        return _mm256_or_ps(_mm256_andnot_ps(sign, t), _mm256_and_ps(sign, x));
+    default:
+        return x;
+    }
+}
+
+LN_AVX2_INLINE __m256d ln_d_act(int act, __m256d x)
+{
+    const __m256d sign = _mm256_set1_pd(-0.0), one = _mm256_set1_pd(1.0);
+    __m256d e, neg, t;
+    switch (act) {
+    case LN_ACT_SIGMOID:
+        e = ln_d_exp_neg(_mm256_or_pd(x, sign));
+        neg = _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_LT_OQ);
+        return _mm256_div_pd(_mm256_blendv_pd(one, e, neg), _mm256_add_pd(one, e));
+    case LN_ACT_RELU:
+        return _mm256_max_pd(_mm256_setzero_pd(), x);
+    case LN_ACT_TANH:
+        /* tanh(40) is 1 in double */
+        e = ln_d_expm1_neg(_mm256_mul_pd(_mm256_set1_pd(-2.0), _mm256_andnot_pd(sign, x)),
+                           _mm256_set1_pd(-80.0));
+        t = _mm256_div_pd(e, _mm256_sub_pd(_mm256_set1_pd(-2.0), e));
+        return _mm256_or_pd(_mm256_andnot_pd(sign, t), _mm256_and_pd(sign, x));
+    default:
+        return x;
+    }
+}
+
+/* act'(H) from the output: sigmoid H(1-H), relu [H > 0], tanh 1-H^2. */
+LN_AVX2_INLINE __m256 ln_s_dact(int act, __m256 h)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    switch (act) {
+    case LN_ACT_SIGMOID: return _mm256_mul_ps(h, _mm256_sub_ps(one, h));
+    case LN_ACT_RELU: return _mm256_and_ps(_mm256_cmp_ps(h, _mm256_setzero_ps(), _CMP_GT_OQ), one);
+    case LN_ACT_TANH: return _mm256_fnmadd_ps(h, h, one);
+    default: return one;
+    }
+}
+
+LN_AVX2_INLINE __m256d ln_d_dact(int act, __m256d h)
+{
+    const __m256d one = _mm256_set1_pd(1.0);
+    switch (act) {
+    case LN_ACT_SIGMOID: return _mm256_mul_pd(h, _mm256_sub_pd(one, h));
+    case LN_ACT_RELU: return _mm256_and_pd(_mm256_cmp_pd(h, _mm256_setzero_pd(), _CMP_GT_OQ), one);
+    case LN_ACT_TANH: return _mm256_fnmadd_pd(h, h, one);
+    default: return one;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Epilogue tiles                                                      */
+/* ------------------------------------------------------------------ */
+
+LN_AVX2 void ln_sepi_avx2(ptrdiff_t m, ptrdiff_t n, float *c, ptrdiff_t rs_c, const ln_sgemm_aux *aux)
+{
+    const int kind = aux->epi, act = aux->act;
+    const float *bias = aux->bias;
+    ptrdiff_t i, j;
+    if (kind == LN_EPI_NONE || (kind == LN_EPI_DACT && act == LN_ACT_IDENTITY)) return;
+    /* Loop over rows of the tile */
+    for (i = 0; i < m; ++i) {
+        float *cr = c + i * rs_c;
+        const float *hr = kind == LN_EPI_DACT ? aux->h + i * aux->ldh : 0;
+        /* Loop over the row, 8 columns at a time, the tail masked */
+        for (j = 0; j < n; j += 8) {
+            __m256i mk = ln_smask(n - j < 8 ? n - j : 8);
+            __m256 x = _mm256_maskload_ps(cr + j, mk);
+            if (kind == LN_EPI_BIAS_ACT) {
+                if (bias) x = _mm256_add_ps(x, _mm256_maskload_ps(bias + j, mk));
+                x = ln_s_act(act, x);
+            } else {
+                x = _mm256_mul_ps(x, ln_s_dact(act, _mm256_maskload_ps(hr + j, mk)));
+            }
+            _mm256_maskstore_ps(cr + j, mk, x);
+        }
+    }
+}
+
+LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux)
+{
+    const int kind = aux->epi, act = aux->act;
+    const double *bias = aux->bias;
+    ptrdiff_t i, j;
+    if (kind == LN_EPI_NONE || (kind == LN_EPI_DACT && act == LN_ACT_IDENTITY)) return;
+    /* Loop over rows of the tile */
+    for (i = 0; i < m; ++i) {
+        double *cr = c + i * rs_c;
+        const double *hr = kind == LN_EPI_DACT ? aux->h + i * aux->ldh : 0;
+        /* Loop over the row, 4 columns at a time, the tail masked */
+        for (j = 0; j < n; j += 4) {
+            __m256i mk = ln_dmask(n - j < 4 ? n - j : 4);
+            __m256d x = _mm256_maskload_pd(cr + j, mk);
+            if (kind == LN_EPI_BIAS_ACT) {
+                if (bias) x = _mm256_add_pd(x, _mm256_maskload_pd(bias + j, mk));
+                x = ln_d_act(act, x);
+            } else {
+                x = _mm256_mul_pd(x, ln_d_dact(act, _mm256_maskload_pd(hr + j, mk)));
+            }
+            _mm256_maskstore_pd(cr + j, mk, x);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Micro-kernel bodies                                                 */
+/* ------------------------------------------------------------------ */
+
+/* One k step of the float tile: two B vectors, MRV broadcasts of A, up to
+ * 12 FMAs. Rows past MRV and the second vector when NV == 1 compile away. */
+#define LN_S_STEP(AP, BP)                                                         \
+    do {                                                                          \
+        __m256 b0_, b1_ = _mm256_setzero_ps(), a_;                                \
+        if (NV == 1) b0_ = MASKB ? _mm256_maskload_ps((BP), bm) : _mm256_loadu_ps(BP); \
+        else {                                                                    \
+            b0_ = _mm256_loadu_ps(BP);                                            \
+            b1_ = MASKB ? _mm256_maskload_ps((BP) + 8, bm) : _mm256_loadu_ps((BP) + 8); \
+        }                                                                         \
+        a_ = _mm256_broadcast_ss((AP));                                           \
+        c0 = _mm256_fmadd_ps(a_, b0_, c0); if (NV > 1) c1 = _mm256_fmadd_ps(a_, b1_, c1); \
+        if (MRV > 1) { a_ = _mm256_broadcast_ss((AP) + rs_a);                     \
+            c2 = _mm256_fmadd_ps(a_, b0_, c2); if (NV > 1) c3 = _mm256_fmadd_ps(a_, b1_, c3); } \
+        if (MRV > 2) { a_ = _mm256_broadcast_ss((AP) + 2 * rs_a);                 \
+            c4 = _mm256_fmadd_ps(a_, b0_, c4); if (NV > 1) c5 = _mm256_fmadd_ps(a_, b1_, c5); } \
+        if (MRV > 3) { a_ = _mm256_broadcast_ss((AP) + 3 * rs_a);                 \
+            c6 = _mm256_fmadd_ps(a_, b0_, c6); if (NV > 1) c7 = _mm256_fmadd_ps(a_, b1_, c7); } \
+        if (MRV > 4) { a_ = _mm256_broadcast_ss((AP) + 4 * rs_a);                 \
+            c8 = _mm256_fmadd_ps(a_, b0_, c8); if (NV > 1) c9 = _mm256_fmadd_ps(a_, b1_, c9); } \
+        if (MRV > 5) { a_ = _mm256_broadcast_ss((AP) + 5 * rs_a);                 \
+            c10 = _mm256_fmadd_ps(a_, b0_, c10); if (NV > 1) c11 = _mm256_fmadd_ps(a_, b1_, c11); } \
+    } while (0)
+
+/* Row I of the float tile: scale by alpha, merge beta*C (C unread when
+ * beta == 0), store; the last vector masked when MASKB. */
+#define LN_S_STORE(I, X0, X1)                                                     \
+    if (MRV > I) {                                                                \
+        float *cr_ = c + I * rs_c;                                                \
+        X0 = _mm256_mul_ps(va, X0);                                               \
+        if (NV > 1) X1 = _mm256_mul_ps(va, X1);                                   \
+        if (NV == 1) {                                                            \
+            if (bnz) X0 = _mm256_fmadd_ps(vb, MASKB ? _mm256_maskload_ps(cr_, bm) : _mm256_loadu_ps(cr_), X0); \
+            if (MASKB) _mm256_maskstore_ps(cr_, bm, X0); else _mm256_storeu_ps(cr_, X0); \
+        } else {                                                                  \
+            if (bnz) {                                                            \
+                X0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr_), X0);               \
+                X1 = _mm256_fmadd_ps(vb, MASKB ? _mm256_maskload_ps(cr_ + 8, bm) : _mm256_loadu_ps(cr_ + 8), X1); \
+            }                                                                     \
+            _mm256_storeu_ps(cr_, X0);                                            \
+            if (MASKB) _mm256_maskstore_ps(cr_ + 8, bm, X1); else _mm256_storeu_ps(cr_ + 8, X1); \
+        }                                                                         \
+    }
+
+/* The float kernel for MRV rows and NV vectors per row (the last one masked
+ * to nr when MASKB). PACKED fixes the packed strides (rs_a 1, cs_a 6,
+ * rs_b 16) so every address is an immediate offset. */
+LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MASKB, const int PACKED,
+                                       ptrdiff_t k, ptrdiff_t nr,
+                                       const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                                       const float *b, ptrdiff_t rs_b,
+                                       float *c, ptrdiff_t rs_c, const ln_sgemm_aux *aux)
+{
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m256 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+    __m256i bm = MASKB ? ln_smask(nr - 8 * (NV - 1)) : _mm256_setzero_si256();
+    __m256 va, vb;
+    int bnz;
+    ptrdiff_t p;
+    if (PACKED) { rs_a = 1; cs_a = 6; rs_b = 16; }
+    /* Loop over k, four steps at a time: rank-1 updates of the register tile */
+    for (p = 0; p + 4 <= k; p += 4) {
+        LN_S_STEP(a, b);
+        LN_S_STEP(a + cs_a, b + rs_b);
+        LN_S_STEP(a + 2 * cs_a, b + 2 * rs_b);
+        LN_S_STEP(a + 3 * cs_a, b + 3 * rs_b);
+        a += 4 * cs_a;
+        b += 4 * rs_b;
+    }
+    /* Loop over the k remainder */
+    for (; p < k; ++p) {
+        LN_S_STEP(a, b);
+        a += cs_a;
+        b += rs_b;
+    }
+    va = _mm256_set1_ps(aux->alpha);
+    vb = _mm256_set1_ps(aux->beta);
+    bnz = aux->beta != 0.0f;
+    LN_S_STORE(0, c0, c1)
+    LN_S_STORE(1, c2, c3)
+    LN_S_STORE(2, c4, c5)
+    LN_S_STORE(3, c6, c7)
+    LN_S_STORE(4, c8, c9)
+    LN_S_STORE(5, c10, c11)
+    if (aux->epi != LN_EPI_NONE) ln_sepi_avx2(MRV, nr, c, rs_c, aux);
+}
+
+/* The same for double: 6 rows of two 4-wide vectors. */
+#define LN_D_STEP(AP, BP)                                                         \
+    do {                                                                          \
+        __m256d b0_, b1_ = _mm256_setzero_pd(), a_;                               \
+        if (NV == 1) b0_ = MASKB ? _mm256_maskload_pd((BP), bm) : _mm256_loadu_pd(BP); \
+        else {                                                                    \
+            b0_ = _mm256_loadu_pd(BP);                                            \
+            b1_ = MASKB ? _mm256_maskload_pd((BP) + 4, bm) : _mm256_loadu_pd((BP) + 4); \
+        }                                                                         \
+        a_ = _mm256_broadcast_sd((AP));                                           \
+        c0 = _mm256_fmadd_pd(a_, b0_, c0); if (NV > 1) c1 = _mm256_fmadd_pd(a_, b1_, c1); \
+        if (MRV > 1) { a_ = _mm256_broadcast_sd((AP) + rs_a);                     \
+            c2 = _mm256_fmadd_pd(a_, b0_, c2); if (NV > 1) c3 = _mm256_fmadd_pd(a_, b1_, c3); } \
+        if (MRV > 2) { a_ = _mm256_broadcast_sd((AP) + 2 * rs_a);                 \
+            c4 = _mm256_fmadd_pd(a_, b0_, c4); if (NV > 1) c5 = _mm256_fmadd_pd(a_, b1_, c5); } \
+        if (MRV > 3) { a_ = _mm256_broadcast_sd((AP) + 3 * rs_a);                 \
+            c6 = _mm256_fmadd_pd(a_, b0_, c6); if (NV > 1) c7 = _mm256_fmadd_pd(a_, b1_, c7); } \
+        if (MRV > 4) { a_ = _mm256_broadcast_sd((AP) + 4 * rs_a);                 \
+            c8 = _mm256_fmadd_pd(a_, b0_, c8); if (NV > 1) c9 = _mm256_fmadd_pd(a_, b1_, c9); } \
+        if (MRV > 5) { a_ = _mm256_broadcast_sd((AP) + 5 * rs_a);                 \
+            c10 = _mm256_fmadd_pd(a_, b0_, c10); if (NV > 1) c11 = _mm256_fmadd_pd(a_, b1_, c11); } \
+    } while (0)
+
+#define LN_D_STORE(I, X0, X1)                                                     \
+    if (MRV > I) {                                                                \
+        double *cr_ = c + I * rs_c;                                               \
+        X0 = _mm256_mul_pd(va, X0);                                               \
+        if (NV > 1) X1 = _mm256_mul_pd(va, X1);                                   \
+        if (NV == 1) {                                                            \
+            if (bnz) X0 = _mm256_fmadd_pd(vb, MASKB ? _mm256_maskload_pd(cr_, bm) : _mm256_loadu_pd(cr_), X0); \
+            if (MASKB) _mm256_maskstore_pd(cr_, bm, X0); else _mm256_storeu_pd(cr_, X0); \
+        } else {                                                                  \
+            if (bnz) {                                                            \
+                X0 = _mm256_fmadd_pd(vb, _mm256_loadu_pd(cr_), X0);               \
+                X1 = _mm256_fmadd_pd(vb, MASKB ? _mm256_maskload_pd(cr_ + 4, bm) : _mm256_loadu_pd(cr_ + 4), X1); \
+            }                                                                     \
+            _mm256_storeu_pd(cr_, X0);                                            \
+            if (MASKB) _mm256_maskstore_pd(cr_ + 4, bm, X1); else _mm256_storeu_pd(cr_ + 4, X1); \
+        }                                                                         \
+    }
+
+LN_AVX2_INLINE void ln_dgemm_avx2_body(const int MRV, const int NV, const int MASKB, const int PACKED,
+                                       ptrdiff_t k, ptrdiff_t nr,
+                                       const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                                       const double *b, ptrdiff_t rs_b,
+                                       double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux)
+{
+    __m256d c0 = _mm256_setzero_pd(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m256d c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+    __m256i bm = MASKB ? ln_dmask(nr - 4 * (NV - 1)) : _mm256_setzero_si256();
+    __m256d va, vb;
+    int bnz;
+    ptrdiff_t p;
+    if (PACKED) { rs_a = 1; cs_a = 6; rs_b = 8; }
+    /* Loop over k, four steps at a time: rank-1 updates of the register tile */
+    for (p = 0; p + 4 <= k; p += 4) {
+        LN_D_STEP(a, b);
+        LN_D_STEP(a + cs_a, b + rs_b);
+        LN_D_STEP(a + 2 * cs_a, b + 2 * rs_b);
+        LN_D_STEP(a + 3 * cs_a, b + 3 * rs_b);
+        a += 4 * cs_a;
+        b += 4 * rs_b;
+    }
+    /* Loop over the k remainder */
+    for (; p < k; ++p) {
+        LN_D_STEP(a, b);
+        a += cs_a;
+        b += rs_b;
+    }
+    va = _mm256_set1_pd(aux->alpha);
+    vb = _mm256_set1_pd(aux->beta);
+    bnz = aux->beta != 0.0;
+    LN_D_STORE(0, c0, c1)
+    LN_D_STORE(1, c2, c3)
+    LN_D_STORE(2, c4, c5)
+    LN_D_STORE(3, c6, c7)
+    LN_D_STORE(4, c8, c9)
+    LN_D_STORE(5, c10, c11)
+    if (aux->epi != LN_EPI_NONE) ln_depi_avx2(MRV, nr, c, rs_c, aux);
+}
+
+/* ------------------------------------------------------------------ */
+/* Micro-kernels: pick the specialisation for this tile                */
+/* ------------------------------------------------------------------ */
+
+/* Case label for (rows, vectors, masked) -> one specialised body. */
+#define LN_CASES(BODY)                                                            \
+    LN_CASE(BODY, 1) LN_CASE(BODY, 2) LN_CASE(BODY, 3)                            \
+    LN_CASE(BODY, 4) LN_CASE(BODY, 5) LN_CASE(BODY, 6)
+#define LN_CASE(BODY, R)                                                          \
+    case R * 4 + 0: BODY(R, 1, 0, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
+    case R * 4 + 1: BODY(R, 1, 1, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
+    case R * 4 + 2: BODY(R, 2, 0, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
+    case R * 4 + 3: BODY(R, 2, 1, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break;
+
+LN_AVX2 void ln_sgemm_avx2_6x16(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
+                                const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                                const float *b, ptrdiff_t rs_b,
+                                float *c, ptrdiff_t rs_c, const ln_sgemm_aux *aux)
+{
+    int nv, masked;
+    /* Full tile from packed panels: the hot path of large problems */
+    if (mr == 6 && nr == 16 && rs_a == 1 && cs_a == 6 && rs_b == 16) {
+        ln_sgemm_avx2_body(6, 2, 0, 1, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux);
+        return;
+    }
+    nv = nr > 8 ? 2 : 1;
+    masked = nr != 8 * nv;
+    switch (mr * 4 + (nv - 1) * 2 + masked) {
+        LN_CASES(ln_sgemm_avx2_body)
+    default: break;
+    }
+}
+
+LN_AVX2 void ln_dgemm_avx2_6x8(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
+                               const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                               const double *b, ptrdiff_t rs_b,
+                               double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux)
+{
+    int nv, masked;
+    /* Full tile from packed panels: the hot path of large problems */
+    if (mr == 6 && nr == 8 && rs_a == 1 && cs_a == 6 && rs_b == 8) {
+        ln_dgemm_avx2_body(6, 2, 0, 1, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux);
+        return;
+    }
+    nv = nr > 4 ? 2 : 1;
+    masked = nr != 4 * nv;
+    switch (mr * 4 + (nv - 1) * 2 + masked) {
+        LN_CASES(ln_dgemm_avx2_body)
+    default: break;
+    }
+}
+
+#endif /* LN_BUILD_AVX2 */
