@@ -40,7 +40,7 @@ class History:
 class Callback:
     """Base class. Override the hooks you need; on_epoch_end returns True to stop."""
 
-    def on_train_begin(self, net, epochs: int = 0, n_batches: int = 0) -> None:
+    def on_train_begin(self, net) -> None:
         pass
 
     def on_batches_end(self, net, batches_done: int, running_loss: float) -> None:
@@ -61,16 +61,13 @@ class ProgressBar(Callback):
     """A tqdm bar per epoch with the running loss (verbose=1), or one line per
     epoch (verbose=2). Added by fit when verbose is non-zero; writes to stderr."""
 
-    def __init__(self, verbose: int = 1, file=None):
+    def __init__(self, verbose: int = 1, epochs: int = 0, n_batches: int = 0, file=None):
         self.verbose = verbose
         self.file = file
         self._bar = None
-        self._epochs = 0
-        self._n_batches = 0
+        self._epochs = epochs
+        self._n_batches = n_batches
         self._epoch = 0
-
-    def on_train_begin(self, net, epochs: int = 0, n_batches: int = 0) -> None:
-        self._epochs, self._n_batches, self._epoch = epochs, n_batches, 0
 
     def _open_bar(self, net):
         try:
@@ -124,8 +121,8 @@ def _improved(monitor: str, value: float, best: float, min_delta: float) -> bool
 
 
 class EarlyStopping(Callback):
-    """Stops training when `monitor` has not improved by more than `min_delta`
-    for `patience` epochs. With restore_best, the network gets back the
+    """Stops training after `patience` epochs in a row in which `monitor` did not
+    improve by more than `min_delta` (Keras's definition; 0 stops at the first). With restore_best, the network gets back the
     parameters of its best epoch when training ends."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
@@ -140,7 +137,7 @@ class EarlyStopping(Callback):
         self.best_value: float | None = None
         self.stopped_epoch: int | None = None
 
-    def on_train_begin(self, net, epochs: int = 0, n_batches: int = 0) -> None:
+    def on_train_begin(self, net) -> None:
         self._best = -math.inf if self.monitor.endswith("accuracy") else math.inf
         self._wait = 0
         self._snapshot = None
@@ -158,7 +155,7 @@ class EarlyStopping(Callback):
                 self._snapshot = [(l.W.copy(), l.B.copy()) for l in net.layers]
             return False
         self._wait += 1
-        if self._wait > self.patience:
+        if self._wait >= self.patience:
             self.stopped_epoch = epoch
             return True
         return False
@@ -180,7 +177,7 @@ class ModelCheckpoint(Callback):
         self.monitor = _check_monitor(monitor)
         self._best = None
 
-    def on_train_begin(self, net, epochs: int = 0, n_batches: int = 0) -> None:
+    def on_train_begin(self, net) -> None:
         self._best = -math.inf if self.monitor.endswith("accuracy") else math.inf
 
     def on_epoch_end(self, net, epoch: int, logs: dict) -> None:

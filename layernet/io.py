@@ -83,9 +83,10 @@ def read_header(path) -> tuple[dict, dict]:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                raise _bad(path, "it holds a single array, not an .npz archive")
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise _bad(path, "it holds a single array (.npy), not an .npz archive")
+        with npz:
             arrays = {name: npz[name] for name in npz.files}
     except ValueError as exc:
         if "not a valid layernet" in str(exc):

@@ -238,16 +238,16 @@ class Network:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks: expected ln.Callback objects, got {type(cb).__name__}")
+        n = X.shape[0]
+        n_batches = -(-n // batch_size)
         if verbose:
-            callbacks.insert(0, ProgressBar(verbose))
+            callbacks.insert(0, ProgressBar(verbose, epochs, n_batches))
         self._bind_optimizer(opt)
 
         history = History()
-        n = X.shape[0]
-        n_batches = -(-n // batch_size)
         base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
         for cb in callbacks:
-            cb.on_train_begin(self, epochs=epochs, n_batches=n_batches)
+            cb.on_train_begin(self)
         try:
             for _ in range(epochs):
                 epoch = self.epochs_trained
