@@ -14,9 +14,9 @@
 /* Portable C: same tiles as AVX2; blocks sized for a typical L1/L2. */
 static ln_isa_table ln_table_generic = {
     LN_ISA_GENERIC, "generic",
-    /* s: mr nr  mc  kc   nc   sup_mn sup_k mt_flops */
-    { 6, 16, 96, 256, 4080, 64, 32, 4e6 },
-    { 6, 8, 96, 256, 4080, 64, 32, 4e6 },
+    /* mr nr  mc  kc   nc   sup_work sup_mn sup_pack_a_n mt_flops */
+    { 6, 16, 96, 256, 4080, 131072, 64, 256, 4e6 },
+    { 6, 8, 96, 256, 4080, 131072, 64, 256, 4e6 },
     ln_sgemm_ref_6x16, ln_dgemm_ref_6x8, ln_sepi_ref, ln_depi_ref
 };
 
@@ -26,8 +26,8 @@ static ln_isa_table ln_table_generic = {
  * of a 1 MiB L2; NC*KC stays well inside L3. Measured on Zen 4. */
 static ln_isa_table ln_table_avx2 = {
     LN_ISA_AVX2, "avx2",
-    { 6, 16, 144, 256, 4080, 64, 32, 4e6 },
-    { 6, 8, 72, 256, 4080, 64, 32, 4e6 },
+    { 6, 16, 144, 256, 4080, 131072, 64, 256, 4e6 },
+    { 6, 8, 72, 256, 4080, 131072, 64, 256, 4e6 },
     ln_sgemm_avx2_6x16, ln_dgemm_avx2_6x8, ln_sepi_avx2, ln_depi_avx2
 };
 #endif

@@ -141,16 +141,44 @@ void ln_gemm_force(int path, int threads)
     ln_force_threads = threads;
 }
 
-/* Pack when every dimension is large enough to amortise packing; use more
- * than one thread when the work pays for the fork/join; split C by rows
- * unless it has too few row tiles. */
-static void ln_gemm_choose(const ln_gemm_blocks *bk, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                           int *pack, int *nt, int *split_rows)
+/* 1 if 16 rows at a stride of ld_bytes fall into 4 or fewer of the 64 sets
+ * of a 32 KiB 8-way L1 (strides near a multiple of 1-4 KiB): unpacked
+ * micro-panels at such a stride evict each other. */
+static int ln_gemm_ld_aliases(size_t ld_bytes)
+{
+    unsigned long long seen = 0;
+    int p, sets = 0;
+    for (p = 0; p < 16; ++p) {
+        unsigned s = (unsigned)((p * ld_bytes / 64) % 64);
+        if (!(seen >> s & 1)) { seen |= 1ULL << s; ++sets; }
+    }
+    return sets <= 4;
+}
+
+/* Which operands to pack, how many threads, and how to split C.
+ * Packing B pays once its micro-panels are reused over enough row tiles
+ * (m >= sup_mn), or sooner when its rows alias in L1; packing A pays when its
+ * micro-panels are reused over many column tiles. Tiny problems never pack.
+ * The thresholds are measured (csrc/tests/test_gemm.c, "small" mode). */
+static void ln_gemm_choose(const ln_gemm_blocks *bk, int transa, ptrdiff_t m, ptrdiff_t n,
+                           ptrdiff_t k, size_t lda_bytes, size_t ldb_bytes,
+                           int *pack_a, int *pack_b, int *nt, int *split_rows)
 {
     ptrdiff_t tiles_m = (m + bk->mr - 1) / bk->mr, tiles_n = (n + bk->nr - 1) / bk->nr;
+    double work = (double)m * (double)n * (double)k;
     int nth = ln_get_num_threads();
-    if (ln_force_path) *pack = ln_force_path == 2;
-    else *pack = m >= bk->sup_mn && n >= bk->sup_mn && k >= bk->sup_k;
+    int big = work >= bk->sup_work;
+    switch (ln_force_path) {
+    case 1: *pack_a = 0; *pack_b = 0; break;
+    case 2: *pack_a = 1; *pack_b = 1; break;
+    case 3: *pack_a = 0; *pack_b = 1; break;
+    case 4: *pack_a = 1; *pack_b = 0; break;
+    default:
+        *pack_b = big && tiles_m > 1 && (m >= bk->sup_mn || ln_gemm_ld_aliases(ldb_bytes));
+        *pack_a = big && tiles_m > 1 && tiles_n > 2 &&
+                  ((*pack_b && n >= bk->sup_pack_a_n) || (transa && ln_gemm_ld_aliases(lda_bytes)));
+    }
+    if (!ln_force_threads && 2.0 * work < bk->mt_flops) nth = 1;
     if (!ln_force_threads && 2.0 * (double)m * (double)n * (double)k < bk->mt_flops) nth = 1;
     *split_rows = m >= n ? tiles_m >= nth || tiles_m >= tiles_n : tiles_n < nth && tiles_m > tiles_n;
     if (*split_rows) { if (tiles_m < nth) nth = (int)tiles_m; }

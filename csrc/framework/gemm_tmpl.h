@@ -115,6 +115,14 @@ static void LN_FN(gemm_serial)(const ln_isa_table *t, int pack_a, int pack_b,
                     ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;
                     const LN_T *b = pack_b ? bbuf + jr * kc : B + pc * rs_b + jc + jr;
                     ptrdiff_t rsb = pack_b ? NR : rs_b;
+                    aux.b_padded = pack_b;
+                    if (!pack_b && nr < NR) {
+                        /* Unpacked edge panel: pad it so the kernel needs no masked loads */
+                        LN_FN(pack_b)(kc, nr, b, rs_b, 1, NR, bbuf);
+                        b = bbuf;
+                        rsb = NR;
+                        aux.b_padded = 1;
+                    }
                     LN_T *cj = C + jc + jr;
                     if (bias0) aux.bias = bias0 + jc + jr;
                     /* Loop over the A block, MR rows at a time: one micro-kernel call per tile */
@@ -152,6 +160,7 @@ static int LN_FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptr
 
     aux.alpha = alpha;
     aux.beta = beta;
+    aux.b_padded = 0;
     aux.epi = epi ? epi->kind : LN_EPI_NONE;
     aux.act = epi ? epi->act : LN_ACT_IDENTITY;
     aux.bias = epi ? (const LN_T *)epi->bias : 0;
@@ -167,8 +176,9 @@ static int LN_FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptr
     rs_a = transa ? 1 : lda;  cs_a = transa ? lda : 1;
     rs_b = transb ? 1 : ldb;  cs_b = transb ? ldb : 1;
 
-    ln_gemm_choose(bk, m, n, k, &pack_a, &nt, &split_rows);
-    pack_b = pack_a || transb;   /* the kernel needs B rows contiguous */
+    ln_gemm_choose(bk, transa, m, n, k, (size_t)lda * sizeof(LN_T), (size_t)ldb * sizeof(LN_T),
+                   &pack_a, &pack_b, &nt, &split_rows);
+    if (transb) pack_b = 1;   /* the kernel needs B rows contiguous */
 
     /* Workspace: sized for the whole problem, so any thread split fits */
     kb = k < bk->kc ? k : bk->kc;
@@ -176,7 +186,8 @@ static int LN_FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptr
         ptrdiff_t ma = m < bk->mc ? m : bk->mc;
         ptrdiff_t nb = n < bk->nc ? n : bk->nc;
         size_t abytes = pack_a ? (size_t)(ma + bk->mr) * (size_t)kb * sizeof(LN_T) : 0;
-        size_t bbytes = pack_b ? (size_t)(nb + bk->nr) * (size_t)kb * sizeof(LN_T) : 0;
+        /* unpacked B still needs one micro-panel for its edge */
+        size_t bbytes = (size_t)(pack_b ? nb + bk->nr : bk->nr) * (size_t)kb * sizeof(LN_T);
         if (ln_gemm_ws_reserve(&plan, nt, abytes, bbytes) != LN_OK) return LN_ERR_NOMEM;
     }
 

@@ -41,6 +41,7 @@
  * already point at the tile's first column / first element. */
 typedef struct {
     float alpha, beta;
+    int b_padded;          /* 1: B rows hold NR readable columns (zero past nr), as packed */
     int epi;               /* LN_EPI_* */
     int act;               /* LN_ACT_* */
     const float *bias;     /* BIAS_ACT: bias of the tile's first column, or NULL */
@@ -50,6 +51,7 @@ typedef struct {
 
 typedef struct {
     double alpha, beta;
+    int b_padded;
     int epi;
     int act;
     const double *bias;
@@ -62,8 +64,9 @@ typedef struct {
  * A is mr x k with element (i, p) at a[i*rs_a + p*cs_a] (a packed micro-panel
  * has rs_a = 1, cs_a = MR; unpacked A uses the caller's strides). B is k x nr
  * with element (p, j) at b[p*rs_b + j] (packed: rs_b = NR). The kernel never
- * reads A rows >= mr nor B columns >= nr and never writes outside the tile,
- * so it runs straight on the caller's matrices when they are not packed.
+ * reads A rows >= mr nor B columns >= nr (unless aux->b_padded says they are
+ * readable zeros) and never writes outside the tile, so it runs straight on
+ * the caller's matrices when they are not packed.
  * k may be 0. C has unit column stride. */
 typedef void (*ln_sgemm_ukr_ft)(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
                                 const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
@@ -86,8 +89,9 @@ typedef void (*ln_depi_ft)(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c,
 typedef struct {
     int mr, nr;            /* register tile of the micro-kernel */
     int mc, kc, nc;        /* A block rows (L2), k block (L1 micro-panel), B panel columns (L3) */
-    ptrdiff_t sup_mn;      /* pack only when m and n are both >= sup_mn ... */
-    ptrdiff_t sup_k;       /* ... and k >= sup_k; below, run straight on A and B */
+    double sup_work;           /* m*n*k below which nothing is packed */
+    ptrdiff_t sup_mn;          /* pack B from this many rows of C (or when its rows alias in L1) */
+    ptrdiff_t sup_pack_a_n;    /* with B packed, pack A too from this many columns */
     double mt_flops;       /* 2mnk below which one thread runs */
 } ln_gemm_blocks;
 
@@ -108,7 +112,8 @@ const ln_isa_table *ln_gemm_table(void);
 ln_isa_table *ln_gemm_table_of(int isa);
 
 /* framework/gemm.c: path override for tests and tuning.
- * path: 0 = choose by size, 1 = never pack, 2 = always pack.
+ * path: 0 = choose by size, 1 = never pack, 2 = always pack, 3 = pack B only,
+ * 4 = pack A only.
  * threads: 0 = choose by size, 1 = use every configured thread. */
 void ln_gemm_force(int path, int threads);
 

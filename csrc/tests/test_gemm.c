@@ -448,11 +448,11 @@ static void small(int argc, char **argv)
     ln_set_num_threads(argc > 3 ? atoi(argv[3]) : 1);
     printf("isa %s %s, %d thread(s): ns per call (GFLOP/s)\n", ln_isa_name(ln_get_isa()), dt ? "f64" : "f32",
            ln_get_num_threads());
-    printf("%18s %22s %22s %22s\n", "m x n x k", "auto", "unpacked", "packed");
+    printf("%18s %22s %22s %22s %22s %22s\n", "m x n x k", "auto", "unpacked", "packed", "B only", "A only");
     for (s = 0; s < sizeof shapes / sizeof *shapes; ++s) {
         double f = 2.0 * shapes[s][0] * shapes[s][1] * shapes[s][2];
         printf("%6td x%5td x%5td", shapes[s][0], shapes[s][1], shapes[s][2]);
-        for (p = 0; p < 3; ++p) {
+        for (p = 0; p < 5; ++p) {
             double t;
             ln_gemm_force(p, 0);
             t = time_gemm(dt, shapes[s][0], shapes[s][1], shapes[s][2], 0, 0, NULL, 7);
@@ -511,7 +511,7 @@ int main(int argc, char **argv)
         char tag[64];
         if (!ln_isa_supported(isas[i])) continue;
         ln_set_isa(isas[i]);
-        for (path = 0; path < 3; ++path)
+        for (path = 0; path < 5; ++path)
             for (th = 1; th <= 2; ++th) {
                 long before = n_fail;
                 ln_set_num_threads(th);

@@ -33,6 +33,40 @@ LN_AVX2_INLINE __m256i ln_dmask(ptrdiff_t n)  /* first n of 4 double lanes */
     return _mm256_loadu_si256((const __m256i *)(ln_mask64 + 4 - n));
 }
 
+/* The first n < 8 (or 4) elements of a row, and storing them back: edge
+ * tiles go through a small buffer because masked stores are slow here. */
+LN_AVX2_INLINE __m256 ln_s_load_part(const float *p, ptrdiff_t n)
+{
+    float t[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    ptrdiff_t j;
+    for (j = 0; j < n; ++j) t[j] = p[j];
+    return _mm256_loadu_ps(t);
+}
+
+LN_AVX2_INLINE void ln_s_store_part(float *p, __m256 x, ptrdiff_t n)
+{
+    float t[8];
+    ptrdiff_t j;
+    _mm256_storeu_ps(t, x);
+    for (j = 0; j < n; ++j) p[j] = t[j];
+}
+
+LN_AVX2_INLINE __m256d ln_d_load_part(const double *p, ptrdiff_t n)
+{
+    double t[4] = { 0, 0, 0, 0 };
+    ptrdiff_t j;
+    for (j = 0; j < n; ++j) t[j] = p[j];
+    return _mm256_loadu_pd(t);
+}
+
+LN_AVX2_INLINE void ln_d_store_part(double *p, __m256d x, ptrdiff_t n)
+{
+    double t[4];
+    ptrdiff_t j;
+    _mm256_storeu_pd(t, x);
+    for (j = 0; j < n; ++j) p[j] = t[j];
+}
+
 /* ------------------------------------------------------------------ */
 /* Vector exp and expm1 for arguments <= 0                             */
 /* ------------------------------------------------------------------ */
@@ -275,10 +309,10 @@ LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, c
 #define LN_S_STEP(AP, BP)                                                         \
     do {                                                                          \
         __m256 b0_, b1_ = _mm256_setzero_ps(), a_;                                \
-        if (NV == 1) b0_ = MASKB ? _mm256_maskload_ps((BP), bm) : _mm256_loadu_ps(BP); \
+        if (NV == 1) b0_ = MASKB == 2 ? _mm256_maskload_ps((BP), bm) : _mm256_loadu_ps(BP); \
         else {                                                                    \
             b0_ = _mm256_loadu_ps(BP);                                            \
-            b1_ = MASKB ? _mm256_maskload_ps((BP) + 8, bm) : _mm256_loadu_ps((BP) + 8); \
+            b1_ = MASKB == 2 ? _mm256_maskload_ps((BP) + 8, bm) : _mm256_loadu_ps((BP) + 8); \
         }                                                                         \
         a_ = _mm256_broadcast_ss((AP));                                           \
         c0 = _mm256_fmadd_ps(a_, b0_, c0); if (NV > 1) c1 = _mm256_fmadd_ps(a_, b1_, c1); \
@@ -295,27 +329,28 @@ LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, c
     } while (0)
 
 /* Row I of the float tile: scale by alpha, merge beta*C (C unread when
- * beta == 0), store; the last vector masked when MASKB. */
+ * beta == 0), store; only nl columns of the last vector when MASKB. */
 #define LN_S_STORE(I, X0, X1)                                                     \
     if (MRV > I) {                                                                \
         float *cr_ = c + I * rs_c;                                                \
         X0 = _mm256_mul_ps(va, X0);                                               \
         if (NV > 1) X1 = _mm256_mul_ps(va, X1);                                   \
         if (NV == 1) {                                                            \
-            if (bnz) X0 = _mm256_fmadd_ps(vb, MASKB ? _mm256_maskload_ps(cr_, bm) : _mm256_loadu_ps(cr_), X0); \
-            if (MASKB) _mm256_maskstore_ps(cr_, bm, X0); else _mm256_storeu_ps(cr_, X0); \
+            if (bnz) X0 = _mm256_fmadd_ps(vb, MASKB ? ln_s_load_part(cr_, nl) : _mm256_loadu_ps(cr_), X0); \
+            if (MASKB) ln_s_store_part(cr_, X0, nl); else _mm256_storeu_ps(cr_, X0); \
         } else {                                                                  \
             if (bnz) {                                                            \
                 X0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr_), X0);               \
-                X1 = _mm256_fmadd_ps(vb, MASKB ? _mm256_maskload_ps(cr_ + 8, bm) : _mm256_loadu_ps(cr_ + 8), X1); \
+                X1 = _mm256_fmadd_ps(vb, MASKB ? ln_s_load_part(cr_ + 8, nl) : _mm256_loadu_ps(cr_ + 8), X1); \
             }                                                                     \
             _mm256_storeu_ps(cr_, X0);                                            \
-            if (MASKB) _mm256_maskstore_ps(cr_ + 8, bm, X1); else _mm256_storeu_ps(cr_ + 8, X1); \
+            if (MASKB) ln_s_store_part(cr_ + 8, X1, nl); else _mm256_storeu_ps(cr_ + 8, X1); \
         }                                                                         \
     }
 
-/* The float kernel for MRV rows and NV vectors per row (the last one masked
- * to nr when MASKB). PACKED fixes the packed strides (rs_a 1, cs_a 6,
+/* The float kernel for MRV rows and NV vectors per row. MASKB: 0 full
+ * vectors; 1 the last vector holds nr columns of C but B is zero-padded;
+ * 2 B must be read with masks too. PACKED fixes the packed strides (rs_a 1, cs_a 6,
  * rs_b 16) so every address is an immediate offset. */
 LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MASKB, const int PACKED,
                                        ptrdiff_t k, ptrdiff_t nr,
@@ -325,7 +360,8 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
 {
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     __m256 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-    __m256i bm = MASKB ? ln_smask(nr - 8 * (NV - 1)) : _mm256_setzero_si256();
+    const ptrdiff_t nl = nr - 8 * (NV - 1);   /* columns in the last vector */
+    __m256i bm = MASKB == 2 ? ln_smask(nl) : _mm256_setzero_si256();
     __m256 va, vb;
     int bnz;
     ptrdiff_t p;
@@ -361,10 +397,10 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
 #define LN_D_STEP(AP, BP)                                                         \
     do {                                                                          \
         __m256d b0_, b1_ = _mm256_setzero_pd(), a_;                               \
-        if (NV == 1) b0_ = MASKB ? _mm256_maskload_pd((BP), bm) : _mm256_loadu_pd(BP); \
+        if (NV == 1) b0_ = MASKB == 2 ? _mm256_maskload_pd((BP), bm) : _mm256_loadu_pd(BP); \
         else {                                                                    \
             b0_ = _mm256_loadu_pd(BP);                                            \
-            b1_ = MASKB ? _mm256_maskload_pd((BP) + 4, bm) : _mm256_loadu_pd((BP) + 4); \
+            b1_ = MASKB == 2 ? _mm256_maskload_pd((BP) + 4, bm) : _mm256_loadu_pd((BP) + 4); \
         }                                                                         \
         a_ = _mm256_broadcast_sd((AP));                                           \
         c0 = _mm256_fmadd_pd(a_, b0_, c0); if (NV > 1) c1 = _mm256_fmadd_pd(a_, b1_, c1); \
@@ -386,15 +422,15 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
         X0 = _mm256_mul_pd(va, X0);                                               \
         if (NV > 1) X1 = _mm256_mul_pd(va, X1);                                   \
         if (NV == 1) {                                                            \
-            if (bnz) X0 = _mm256_fmadd_pd(vb, MASKB ? _mm256_maskload_pd(cr_, bm) : _mm256_loadu_pd(cr_), X0); \
-            if (MASKB) _mm256_maskstore_pd(cr_, bm, X0); else _mm256_storeu_pd(cr_, X0); \
+            if (bnz) X0 = _mm256_fmadd_pd(vb, MASKB ? ln_d_load_part(cr_, nl) : _mm256_loadu_pd(cr_), X0); \
+            if (MASKB) ln_d_store_part(cr_, X0, nl); else _mm256_storeu_pd(cr_, X0); \
         } else {                                                                  \
             if (bnz) {                                                            \
                 X0 = _mm256_fmadd_pd(vb, _mm256_loadu_pd(cr_), X0);               \
-                X1 = _mm256_fmadd_pd(vb, MASKB ? _mm256_maskload_pd(cr_ + 4, bm) : _mm256_loadu_pd(cr_ + 4), X1); \
+                X1 = _mm256_fmadd_pd(vb, MASKB ? ln_d_load_part(cr_ + 4, nl) : _mm256_loadu_pd(cr_ + 4), X1); \
             }                                                                     \
             _mm256_storeu_pd(cr_, X0);                                            \
-            if (MASKB) _mm256_maskstore_pd(cr_ + 4, bm, X1); else _mm256_storeu_pd(cr_ + 4, X1); \
+            if (MASKB) ln_d_store_part(cr_ + 4, X1, nl); else _mm256_storeu_pd(cr_ + 4, X1); \
         }                                                                         \
     }
 
@@ -406,7 +442,8 @@ LN_AVX2_INLINE void ln_dgemm_avx2_body(const int MRV, const int NV, const int MA
 {
     __m256d c0 = _mm256_setzero_pd(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     __m256d c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-    __m256i bm = MASKB ? ln_dmask(nr - 4 * (NV - 1)) : _mm256_setzero_si256();
+    const ptrdiff_t nl = nr - 4 * (NV - 1);   /* columns in the last vector */
+    __m256i bm = MASKB == 2 ? ln_dmask(nl) : _mm256_setzero_si256();
     __m256d va, vb;
     int bnz;
     ptrdiff_t p;
@@ -442,30 +479,32 @@ LN_AVX2_INLINE void ln_dgemm_avx2_body(const int MRV, const int NV, const int MA
 /* Micro-kernels: pick the specialisation for this tile                */
 /* ------------------------------------------------------------------ */
 
-/* Case label for (rows, vectors, masked) -> one specialised body. */
+/* Case label for (rows, vectors, edge kind) -> one specialised body. */
 #define LN_CASES(BODY)                                                            \
     LN_CASE(BODY, 1) LN_CASE(BODY, 2) LN_CASE(BODY, 3)                            \
     LN_CASE(BODY, 4) LN_CASE(BODY, 5) LN_CASE(BODY, 6)
 #define LN_CASE(BODY, R)                                                          \
-    case R * 4 + 0: BODY(R, 1, 0, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
-    case R * 4 + 1: BODY(R, 1, 1, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
-    case R * 4 + 2: BODY(R, 2, 0, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
-    case R * 4 + 3: BODY(R, 2, 1, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break;
+    case R * 8 + 0: BODY(R, 1, 0, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
+    case R * 8 + 1: BODY(R, 1, 1, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
+    case R * 8 + 2: BODY(R, 1, 2, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
+    case R * 8 + 4: BODY(R, 2, 0, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
+    case R * 8 + 5: BODY(R, 2, 1, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break; \
+    case R * 8 + 6: BODY(R, 2, 2, 0, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux); break;
 
 LN_AVX2 void ln_sgemm_avx2_6x16(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
                                 const float *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
                                 const float *b, ptrdiff_t rs_b,
                                 float *c, ptrdiff_t rs_c, const ln_sgemm_aux *aux)
 {
-    int nv, masked;
+    int nv, edge;
     /* Full tile from packed panels: the hot path of large problems */
     if (mr == 6 && nr == 16 && rs_a == 1 && cs_a == 6 && rs_b == 16) {
         ln_sgemm_avx2_body(6, 2, 0, 1, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux);
         return;
     }
     nv = nr > 8 ? 2 : 1;
-    masked = nr != 8 * nv;
-    switch (mr * 4 + (nv - 1) * 2 + masked) {
+    edge = nr == 8 * nv ? 0 : aux->b_padded ? 1 : 2;
+    switch (mr * 8 + (nv - 1) * 4 + edge) {
         LN_CASES(ln_sgemm_avx2_body)
     default: break;
     }
@@ -476,15 +515,15 @@ LN_AVX2 void ln_dgemm_avx2_6x8(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
                                const double *b, ptrdiff_t rs_b,
                                double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux)
 {
-    int nv, masked;
+    int nv, edge;
     /* Full tile from packed panels: the hot path of large problems */
     if (mr == 6 && nr == 8 && rs_a == 1 && cs_a == 6 && rs_b == 8) {
         ln_dgemm_avx2_body(6, 2, 0, 1, k, nr, a, rs_a, cs_a, b, rs_b, c, rs_c, aux);
         return;
     }
     nv = nr > 4 ? 2 : 1;
-    masked = nr != 4 * nv;
-    switch (mr * 4 + (nv - 1) * 2 + masked) {
+    edge = nr == 4 * nv ? 0 : aux->b_padded ? 1 : 2;
+    switch (mr * 8 + (nv - 1) * 4 + edge) {
         LN_CASES(ln_dgemm_avx2_body)
     default: break;
     }
