@@ -1,0 +1,564 @@
+#!/usr/bin/env python
+"""layernet benchmark report: GEMM, training steps and predict, beside numpy and
+(when installed) PyTorch and scikit-learn, all timed in one run, printed as
+markdown with GFLOP/s, speedups and the issue-3 targets.
+
+    python bench/report.py                    # everything, 1 and 2 threads (a few minutes)
+    python bench/report.py --quick            # fewer sizes, shorter measurements (smoke run)
+    python bench/report.py --only train --threads 2
+    python bench/report.py --json results.json
+
+Method. Each measurement is the median of several samples; a sample times k
+back-to-back calls (k chosen so that a sample lasts a few milliseconds) and
+the number of samples is chosen so that a peer gets about --budget seconds.
+The peers of one measurement (same work, same thread count) take their samples
+in turn, round after round, so that drift on a shared machine hits them alike.
+Speedup = peer time / layernet time: above 1 means layernet is faster.
+
+Threads are set in-process (layernet.set_num_threads, threadpoolctl for numpy's
+BLAS, torch.set_num_threads). Without threadpoolctl the script re-runs itself
+once per thread count with OPENBLAS_NUM_THREADS set before numpy is imported.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+try:
+    import layernet  # noqa: F401  (an installed layernet wins)
+except ImportError:
+    sys.path.insert(0, os.path.dirname(_HERE))
+
+import numpy as np  # noqa: E402
+
+import workloads as W  # noqa: E402
+
+SAMPLE_SECONDS = 0.004      # one sample lasts at least this long (k calls)
+MIN_SAMPLES = 3
+MAX_SAMPLES = 41
+
+
+# ---------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------
+def _calibrate(fn, sample_seconds):
+    """Warm fn up and return (seconds per call, k calls per sample)."""
+    t = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t
+    if first > 0.05:
+        return first, 1
+    calls, t = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - t
+        if elapsed > 0.03 or calls >= 10000:
+            break
+    per_call = elapsed / calls
+    return per_call, max(1, math.ceil(sample_seconds / per_call))
+
+
+def measure(fns: dict, budget: float, min_samples=MIN_SAMPLES, max_samples=MAX_SAMPLES,
+            sample_seconds=SAMPLE_SECONDS) -> dict:
+    """Median seconds per call of each callable in `fns`, interleaved."""
+    plan = {}
+    for name, fn in fns.items():
+        per_call, k = _calibrate(fn, sample_seconds)
+        n = min(max_samples, max(min_samples, round(budget / (per_call * k))))
+        plan[name] = (k, n)
+    samples = {name: [] for name in fns}
+    names = list(fns)
+    rounds = max(n for _, n in plan.values())
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            order = names[r % len(names):] + names[:r % len(names)]   # rotate who goes first
+            for name in order:
+                k, n = plan[name]
+                if len(samples[name]) >= n:
+                    continue
+                fn = fns[name]
+                t = time.perf_counter()
+                for _ in range(k):
+                    fn()
+                samples[name].append((time.perf_counter() - t) / k)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    out = {}
+    for name, s in samples.items():
+        q = statistics.quantiles(s, n=4) if len(s) >= 2 else [s[0]] * 3
+        out[name] = {"median": statistics.median(s), "p25": q[0], "p75": q[2],
+                     "samples": len(s), "calls_per_sample": plan[name][0]}
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The three sections
+# ---------------------------------------------------------------------------
+def _peers(impls):
+    return [i for i in impls if W.available(i)]
+
+
+def _record(results, section, key, threads, flops, timings, extra=None):
+    for impl, t in timings.items():
+        rec = {"section": section, "key": key, "threads": threads, "impl": impl,
+               "flops": flops, **t}
+        if extra:
+            rec.update(extra)
+        results.append(rec)
+
+
+def _as_numpy(x):
+    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+
+
+_PROBE = """
+import sys; sys.path[:0] = %r
+import numpy as np
+from layernet import _kernels as K
+for dt in (np.float32, np.float64):
+    A = np.ones((3, 5), dt); B = np.ones((5, 4), dt); C = np.empty((3, 4), dt)
+    K.gemm(A, B, C)
+    assert (C == 5).all(), C
+"""
+PROBLEMS = []      # layernet failures found while running, printed in the report
+
+
+def gemm_hook_works(log):
+    """Call layernet._kernels.gemm once in a child process first: a crash there
+    must not take the whole report down."""
+    code = _PROBE % (sys.path[:3],)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return True
+    what = (f"killed by signal {-proc.returncode}" if proc.returncode < 0
+            else (proc.stderr.strip().splitlines() or ["exit status %d" % proc.returncode])[-1])
+    msg = f"layernet._kernels.gemm(A, B, C) on a 3x5 @ 5x4 product failed ({what}); GEMM rows show peers only"
+    if msg not in PROBLEMS:
+        PROBLEMS.append(msg)
+    log(msg)
+    return False
+
+
+def run_gemm(results, threads, args, log):
+    sizes = W.GEMM_SIZES_QUICK if args.quick else W.GEMM_SIZES
+    impls = _peers(("layernet", "numpy", "torch"))
+    if not gemm_hook_works(log):
+        impls.remove("layernet")
+    for dtype_name, dtype in W.DTYPES.items():
+        for n in sizes:
+            fns = {impl: W.make_gemm(impl, n, dtype) for impl in impls}
+            err = None
+            if "layernet" in fns:
+                # Sanity: layernet's C against numpy's, relative to the result's scale.
+                ref = _as_numpy(fns["numpy"]()).copy()
+                got = _as_numpy(fns["layernet"]())
+                err = float(np.max(np.abs(got - ref)) / max(1.0, float(np.max(np.abs(ref)))))
+            timings = measure(fns, args.budget)
+            _record(results, "gemm", f"{dtype_name} n={n}", threads, W.gemm_flops(n), timings,
+                    {"dtype": dtype_name, "n": n, "max_rel_err": err})
+            log(f"gemm {dtype_name} n={n} t={threads}: " + _brief(timings))
+            del fns
+
+
+def run_train(results, threads, args, log):
+    workloads = W.TRAIN_WORKLOADS_QUICK if args.quick else W.TRAIN_WORKLOADS
+    impls = _peers(W.IMPLS if not args.no_sklearn else ("layernet", "numpy", "torch"))
+    for wl in workloads:
+        losses = W.first_losses(wl, impls)
+        fns = {impl: W.make_train_step(impl, wl, np.float32) for impl in impls}
+        timings = measure(fns, args.budget)
+        for impl in timings:
+            timings[impl]["first_loss"] = losses[impl]
+        _record(results, "train", wl.id, threads, wl.flops, timings)
+        log(f"train {wl.id} t={threads}: " + _brief(timings))
+        del fns
+
+
+def run_predict(results, threads, args, log):
+    batches = W.PREDICT_BATCHES_QUICK if args.quick else W.PREDICT_BATCHES
+    impls = _peers(("layernet", "numpy", "torch"))
+    name = "-".join(map(str, W.PREDICT_SIZES))
+    for batch in batches:
+        diffs = W.predict_agreement(W.PREDICT_SIZES, batch, impls)
+        fns = {impl: W.make_predict(impl, W.PREDICT_SIZES, batch, np.float32) for impl in impls}
+        timings = measure(fns, args.budget)
+        for impl in timings:
+            timings[impl]["max_abs_diff"] = diffs[impl]
+        _record(results, "predict", f"{name}/b{batch}", threads,
+                W.predict_flops(W.PREDICT_SIZES, batch), timings, {"batch": batch})
+        log(f"predict {name}/b{batch} t={threads}: " + _brief(timings))
+        del fns
+
+
+SECTIONS = {"gemm": run_gemm, "train": run_train, "predict": run_predict}
+
+
+def _brief(timings):
+    return ", ".join(f"{k} {fmt_time(v['median'])}" for k, v in timings.items())
+
+
+def collect(args, threads_list, log):
+    results = []
+    sections = [args.only] if args.only else list(SECTIONS)
+    for threads in threads_list:
+        got = W.set_threads(threads)
+        log(f"threads={threads}: {got}")
+        for section in sections:
+            SECTIONS[section](results, threads, args, log)
+    return results
+
+
+# ---------------------------------------------------------------------------
+# Formatting
+# ---------------------------------------------------------------------------
+def fmt_time(s):
+    if s is None:
+        return "-"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.3f} s"
+
+
+def fmt_ratio(x):
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def _index(results):
+    idx = {}
+    for r in results:
+        idx[(r["section"], r["key"], r["threads"], r["impl"])] = r
+    return idx
+
+
+def _groups(results, section):
+    seen = []
+    for r in results:
+        g = (r["key"], r["threads"])
+        if r["section"] == section and g not in seen:
+            seen.append(g)
+    return seen
+
+
+def _peer_list(results, section):
+    impls = []
+    for r in results:
+        if r["section"] == section and r["impl"] != "layernet" and r["impl"] not in impls:
+            impls.append(r["impl"])
+    return impls
+
+
+def speedup(idx, section, key, threads, peer):
+    ln = idx.get((section, key, threads, "layernet"))
+    other = idx.get((section, key, threads, peer))
+    if not ln or not other:
+        return None
+    return other["median"] / ln["median"]
+
+
+def table(results, section, title, first_col):
+    idx = _index(results)
+    peers = _peer_list(results, section)
+    if not _groups(results, section):
+        return []
+    head = ([first_col, "threads", "layernet", "GFLOP/s"]
+            + [f"{p}" for p in peers] + [f"{p} GFLOP/s" for p in peers]
+            + [f"vs {p}" for p in peers])
+    lines = [f"### {title}", "", "| " + " | ".join(head) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for key, threads in _groups(results, section):
+        ln = idx.get((section, key, threads, "layernet"))
+        row = [key, str(threads), fmt_time(ln["median"]) if ln else "-",
+               f"{ln['flops'] / ln['median'] / 1e9:.1f}" if ln else "-"]
+        cells_t, cells_g, cells_r = [], [], []
+        for p in peers:
+            r = idx.get((section, key, threads, p))
+            cells_t.append(fmt_time(r["median"]) if r else "-")
+            cells_g.append(f"{r['flops'] / r['median'] / 1e9:.1f}" if r else "-")
+            cells_r.append(fmt_ratio(speedup(idx, section, key, threads, p)))
+        lines.append("| " + " | ".join(row + cells_t + cells_g + cells_r) + " |")
+    lines.append("")
+    return lines
+
+
+# (description, section, key, threads, peers (the faster one counts), required speedup, wording)
+TARGETS = [
+    ("train 2-16-1, batch 32", "train", "2-16-1/b32", 2, ["numpy"], 6.0, ">= 6x faster than numpy"),
+    ("train 64-128-64-1, batch 64", "train", "64-128-64-1/b64", 2, ["numpy"], 2.5,
+     ">= 2.5x faster than numpy"),
+    ("train 784-256-128-10, batch 128", "train", "784-256-128-10/b128", 2, ["numpy", "torch"], 1.2,
+     ">= 1.2x faster than the faster of numpy and torch"),
+    ("train 1024-2048-2048-1024, batch 1024", "train", "1024-2048-2048-1024/b1024", 2, ["torch"],
+     1 / 1.05, "time <= 1.05x torch's"),
+    *[(f"GEMM {dt} n=1024, {t} thread{'s' if t > 1 else ''}", "gemm", f"{dt} n=1024", t, ["numpy"],
+       0.90, ">= 90% of numpy's GFLOP/s") for dt in ("float32", "float64") for t in (1, 2)],
+    ("predict 784-256-128-10, batch 1", "predict", "784-256-128-10/b1", 2, ["numpy"], 2.5,
+     ">= 2.5x faster than numpy"),
+    ("predict 784-256-128-10, batch 4096", "predict", "784-256-128-10/b4096", 2, ["torch"], 1 / 1.05,
+     "time <= 1.05x torch's"),
+]
+
+
+def targets_section(results):
+    idx = _index(results)
+    lines = ["### Issue 3 targets", "",
+             "| target | requirement | measured speedup | status | margin |",
+             "|---|---|---:|---|---:|"]
+    met = missed = unmeasured = 0
+    for desc, section, key, threads, peers, need, wording in TARGETS:
+        ratios = {p: speedup(idx, section, key, threads, p) for p in peers}
+        ratios = {p: r for p, r in ratios.items() if r is not None}
+        if not ratios:
+            lines.append(f"| {desc} | {wording} | - | not measured | - |")
+            unmeasured += 1
+            continue
+        peer = min(ratios, key=ratios.get)          # the faster peer: smallest speedup over it
+        got = ratios[peer]
+        ok = got >= need
+        met += ok
+        missed += not ok
+        margin = (got / need - 1) * 100
+        lines.append(f"| {desc} | {wording} | {got:.2f}x vs {peer} | {'met' if ok else '**missed**'} "
+                     f"| {margin:+.0f}% |")
+    lines += ["", f"{met} met, {missed} missed, {unmeasured} not measured. Margin = measured / "
+              f"required - 1 (required speedup 0.95x means 'within 5% of the peer's time').", ""]
+    return lines
+
+
+def sanity_section(results):
+    lines = []
+    for r in results:
+        if r["impl"] != "layernet":
+            continue
+        if r["section"] == "gemm" and (r.get("max_rel_err") or 0) > (1e-4 if r["dtype"] == "float32"
+                                                                  else 1e-10):
+            lines.append(f"- GEMM {r['key']}: layernet differs from numpy by {r['max_rel_err']:.2e} "
+                         f"(relative)")
+    by_group = {}
+    for r in results:
+        if r["section"] == "train":
+            by_group.setdefault((r["key"], r["threads"]), {})[r["impl"]] = r["first_loss"]
+        if r["section"] == "predict" and r["max_abs_diff"] > 1e-3:
+            lines.append(f"- predict {r['key']}: {r['impl']} differs from numpy by "
+                         f"{r['max_abs_diff']:.2e}")
+    for (key, threads), losses in by_group.items():
+        ref = losses.get("numpy")
+        for impl, loss in losses.items():
+            if ref is not None and abs(loss - ref) > 1e-3 * max(1.0, abs(ref)):
+                lines.append(f"- train {key}: {impl}'s first loss {loss:.6g} differs from numpy's "
+                             f"{ref:.6g}")
+    spreads = [((r["p75"] - r["p25"]) / r["median"], r) for r in results]
+    head = ["### Checks", ""]
+    if PROBLEMS:
+        head += ["Failures:", ""] + [f"- {p}" for p in PROBLEMS] + [""]
+    if lines:
+        head += ["Results that disagree with numpy:", ""] + lines
+    else:
+        done = {r["section"] for r in results if r["impl"] == "layernet"}
+        what = {"gemm": "GEMM results match numpy's to float tolerance",
+                "train": "every peer's first-step loss matches numpy's",
+                "predict": "predict outputs match numpy's"}
+        if done:
+            head.append("No disagreement: " + "; ".join(what[s] for s in SECTIONS if s in done)
+                        + ".")
+    if spreads:
+        s, r = max(spreads, key=lambda x: x[0])
+        head += ["", f"Largest interquartile spread: {s * 100:.0f}% of the median "
+                     f"({r['section']} {r['key']}, {r['impl']}, {r['threads']} threads); "
+                     f"median {statistics.median(x for x, _ in spreads) * 100:.1f}% over all "
+                     f"{len(spreads)} measurements."]
+    return head + [""]
+
+
+class OtherLoad:
+    """CPU time that other processes used while the report ran (from /proc/stat
+    minus this process's own), the best single indicator of a noisy run."""
+
+    def __init__(self):
+        self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy(), self._own()
+
+    @staticmethod
+    def _busy():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)       # idle + iowait
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own():
+        import resource
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def summary(self):
+        wall = time.perf_counter() - self.t0
+        busy = self._busy()
+        if busy is None or self.busy0 is None or wall <= 0:
+            return None, "other processes' CPU use unknown (no /proc/stat)"
+        other = max(0.0, (busy - self.busy0) - (self._own() - self.own0))
+        share = other / wall
+        text = (f"other processes used {other:.1f} CPU-s during the {wall:.0f} s run "
+                f"({share * 100:.0f}% of one core)")
+        return share, text
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def header(args, threads_list):
+    import layernet as ln
+    info = ln.info()
+    v = W.versions()
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:
+        ncpu = os.cpu_count()
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            fl = next((l for l in f if l.startswith("flags")), "").split()
+        flags = " ".join(x for x in ("avx2", "fma", "avx512f") if x in fl)
+    except OSError:
+        pass
+    peers = ", ".join(f"{k} {v[k]}" for k in ("torch", "sklearn", "threadpoolctl") if k in v)
+    missing = [k for k in ("torch", "sklearn") if k not in v]
+    lines = [
+        "# layernet benchmark report", "",
+        f"- CPU: {cpu_model()} ({ncpu} CPUs usable; {flags or 'no AVX2'}), {platform.system()} "
+        f"{platform.release()}",
+        f"- layernet {info.get('version')}: isa {info.get('isa')} (available: "
+        f"{', '.join(info.get('available_isas', []))}), OpenMP {info.get('openmp')}, "
+        f"default threads {info.get('num_threads')}",
+        f"- numpy {v['numpy']} with {W.blas_info()}; {peers or 'no other peers'}"
+        + (f" (not installed: {', '.join(missing)})" if missing else ""),
+        f"- Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}",
+        f"- Run: threads {','.join(map(str, threads_list))}, sections "
+        f"{args.only or 'gemm, train, predict'}, {'quick, ' if args.quick else ''}"
+        f"~{args.budget:.2f} s per peer per measurement, float32 unless stated",
+        "- Times are medians; peers are interleaved; **speedup = peer time / layernet time** "
+        "(> 1: layernet faster). Train/predict GFLOP/s count the matrix products only.",
+        "",
+    ]
+    return lines
+
+
+def render(results, args, threads_list, load=None):
+    out = header(args, threads_list)
+    if load is not None:
+        share, text = load.summary()
+        out.insert(-1, f"- Machine load: {text}"
+                   + (" -- **noisy run: other work competed for the cores; treat ratios with care**"
+                      if share is not None and share > 0.10 else ""))
+    out += table(results, "gemm", "GEMM: C = A @ B, square n x n, preallocated C", "dtype, n")
+    out += table(results, "train", "Training step (forward, backward, SGD update), float32",
+                 "network/batch")
+    out += table(results, "predict", "Predict, float32", "network/batch")
+    out += targets_section(results)
+    out += sanity_section(results)
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer sizes and shorter measurements")
+    p.add_argument("--only", choices=sorted(SECTIONS), help="run one section")
+    p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds per peer per measurement (default 0.3, quick 0.1)")
+    p.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out of training")
+    p.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--_worker-json", dest="worker_json", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.budget is None:
+        args.budget = 0.1 if args.quick else 0.3
+    try:
+        args.threads_list = [int(t) for t in args.threads.split(",") if t.strip()]
+        if not args.threads_list or min(args.threads_list) < 1:
+            raise ValueError
+    except ValueError:
+        p.error(f"--threads: expected positive integers like 1,2, got {args.threads!r}")
+    return args
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+
+    def log(msg):
+        if not args.quiet:
+            print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    if args.worker_json:                         # one thread count, in a child process
+        results = collect(args, args.threads_list, log)
+        with open(args.worker_json, "w") as f:
+            json.dump(results, f)
+        return 0
+
+    load = OtherLoad()
+    if W.threadpoolctl_available():
+        results = collect(args, args.threads_list, log)
+    else:
+        log("threadpoolctl not installed: one child process per thread count")
+        results = []
+        clean, skip = [], False                  # argv without --threads N / --threads=N
+        for a in argv:
+            if skip:
+                skip = False
+                continue
+            if a == "--threads":
+                skip = True
+                continue
+            if a.startswith("--threads="):
+                continue
+            clean.append(a)
+        for n in args.threads_list:
+            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+                path = tmp.name
+            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n))
+            subprocess.run([sys.executable, os.path.abspath(__file__), *clean,
+                            "--threads", str(n), "--_worker-json", path], env=env, check=True)
+            with open(path) as f:
+                results += json.load(f)
+            os.unlink(path)
+
+    print(render(results, args, args.threads_list, load))
+    log(f"done in {time.perf_counter() - t0:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
