@@ -133,10 +133,13 @@ def measure_guarded(fns, args, log, what):
         load = OtherLoad()
         timings = measure(fns, args.budget)
         share = load.share()
-        if share is None or share <= NOISY_SHARE or attempt == args.retries:
+        if (share is None or share <= NOISY_SHARE or attempt == args.retries
+                or args.max_wait_left <= 0):
             break
         log(f"{what}: others used {share * 100:.0f}% of a core meanwhile; measuring again")
-        wait_quiet(args.wait_quiet or 20, log)
+        t = time.perf_counter()
+        wait_quiet(min(20.0, args.max_wait_left), log)
+        args.max_wait_left -= time.perf_counter() - t
     for t in timings.values():
         t["other_load"] = share
     return timings
@@ -578,6 +581,8 @@ def parse_args(argv=None):
                    help="seconds per peer per measurement (default 0.3, quick 0.1)")
     p.add_argument("--retries", type=int, default=2,
                    help="re-measure a group when other processes took >15%% of a core (default 2)")
+    p.add_argument("--max-wait", type=float, default=120.0, metavar="SECONDS",
+                   help="total time the retries may spend waiting for quiet (default 120)")
     p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                    help="first wait up to SECONDS for other processes to go quiet (default 0)")
     p.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out of training")
@@ -585,6 +590,7 @@ def parse_args(argv=None):
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--_worker-json", dest="worker_json", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.max_wait_left = args.max_wait
     if args.budget is None:
         args.budget = 0.1 if args.quick else 0.3
     try:

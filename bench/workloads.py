@@ -175,6 +175,9 @@ _blas_limiter = None
 
 
 def threadpoolctl_available() -> bool:
+    # BENCH_NO_THREADPOOLCTL=1 exercises the path used when it is not installed.
+    if os.environ.get("BENCH_NO_THREADPOOLCTL"):
+        return False
     return _try_import("threadpoolctl") is not None
 
 
