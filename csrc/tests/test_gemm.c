@@ -6,7 +6,8 @@
  *                        SIMD kernels against their reference twins, and
  *                        concurrent callers. Exit status 0 when all pass.
  *   test_gemm bench [s|d] [threads...]       GFLOP/s at n = 256..2048
- *   test_gemm small [s|d]                    ns per call of small shapes, per path
+ *   test_gemm small [s|d] [threads] [force]  ns per call of small shapes, per path
+ *                                            (force: use every thread at any size)
  *   test_gemm tune s|d mc kc nc n threads    GFLOP/s at n with the given blocks
  * Compares against a naive triple loop in double (long double is not needed:
  * the tolerance scales with k and the magnitudes).
@@ -454,7 +455,7 @@ static void small(int argc, char **argv)
         printf("%6td x%5td x%5td", shapes[s][0], shapes[s][1], shapes[s][2]);
         for (p = 0; p < 5; ++p) {
             double t;
-            ln_gemm_force(p, 0);
+            ln_gemm_force(p, argc > 4);
             t = time_gemm(dt, shapes[s][0], shapes[s][1], shapes[s][2], 0, 0, NULL, 7);
             printf(" %12.0f (%6.1f)", t * 1e9, f / t * 1e-9);
         }

@@ -17,6 +17,8 @@
 #include <immintrin.h>
 
 #define LN_AVX2 __attribute__((target("avx2,fma")))
+/* Prefetch distance into a packed A micro-panel, in elements (measured) */
+#define LN_PF_A 96
 #define LN_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
 /* Lane masks: 8 - n ones-then-zeros window gives the first n lanes. */
@@ -306,7 +308,7 @@ LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, c
 
 /* One k step of the float tile: two B vectors, MRV broadcasts of A, up to
  * 12 FMAs. Rows past MRV and the second vector when NV == 1 compile away. */
-#define LN_S_STEP(AP, BP)                                                         \
+#define LN_S_STEP(AP, A3, BP)                                                         \
     do {                                                                          \
         __m256 b0_, b1_ = _mm256_setzero_ps(), a_;                                \
         if (NV == 1) b0_ = MASKB == 2 ? _mm256_maskload_ps((BP), bm) : _mm256_loadu_ps(BP); \
@@ -320,11 +322,11 @@ LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, c
             c2 = _mm256_fmadd_ps(a_, b0_, c2); if (NV > 1) c3 = _mm256_fmadd_ps(a_, b1_, c3); } \
         if (MRV > 2) { a_ = _mm256_broadcast_ss((AP) + 2 * rs_a);                 \
             c4 = _mm256_fmadd_ps(a_, b0_, c4); if (NV > 1) c5 = _mm256_fmadd_ps(a_, b1_, c5); } \
-        if (MRV > 3) { a_ = _mm256_broadcast_ss((AP) + 3 * rs_a);                 \
+        if (MRV > 3) { a_ = _mm256_broadcast_ss((A3));                                \
             c6 = _mm256_fmadd_ps(a_, b0_, c6); if (NV > 1) c7 = _mm256_fmadd_ps(a_, b1_, c7); } \
-        if (MRV > 4) { a_ = _mm256_broadcast_ss((AP) + 4 * rs_a);                 \
+        if (MRV > 4) { a_ = _mm256_broadcast_ss((A3) + rs_a);                         \
             c8 = _mm256_fmadd_ps(a_, b0_, c8); if (NV > 1) c9 = _mm256_fmadd_ps(a_, b1_, c9); } \
-        if (MRV > 5) { a_ = _mm256_broadcast_ss((AP) + 5 * rs_a);                 \
+        if (MRV > 5) { a_ = _mm256_broadcast_ss((A3) + 2 * rs_a);                     \
             c10 = _mm256_fmadd_ps(a_, b0_, c10); if (NV > 1) c11 = _mm256_fmadd_ps(a_, b1_, c11); } \
     } while (0)
 
@@ -363,23 +365,30 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
     const ptrdiff_t nl = nr - 8 * (NV - 1);   /* columns in the last vector */
     __m256i bm = MASKB == 2 ? ln_smask(nl) : _mm256_setzero_si256();
     __m256 va, vb;
+    const float *a3;
     int bnz;
     ptrdiff_t p;
-    if (PACKED) { rs_a = 1; cs_a = 6; rs_b = 16; }
+    if (PACKED) {
+        rs_a = 1; cs_a = 6; rs_b = 16;
+        /* Fetch the C tile while the k loop runs: it is needed right after */
+        for (p = 0; p < 6; ++p) {
+            _mm_prefetch((const char *)(c + p * rs_c), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + p * rs_c + 15), _MM_HINT_T0);
+        }
+    }
     /* Loop over k, four steps at a time: rank-1 updates of the register tile */
+    /* Rows 3..5 hang off a second pointer so each broadcast is base + index */
+    a3 = a + 3 * rs_a;
     for (p = 0; p + 4 <= k; p += 4) {
-        LN_S_STEP(a, b);
-        LN_S_STEP(a + cs_a, b + rs_b);
-        LN_S_STEP(a + 2 * cs_a, b + 2 * rs_b);
-        LN_S_STEP(a + 3 * cs_a, b + 3 * rs_b);
-        a += 4 * cs_a;
-        b += 4 * rs_b;
+        if (PACKED && LN_PF_A) _mm_prefetch((const char *)(a + LN_PF_A), _MM_HINT_T0);
+        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
     }
     /* Loop over the k remainder */
     for (; p < k; ++p) {
-        LN_S_STEP(a, b);
-        a += cs_a;
-        b += rs_b;
+        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
     }
     va = _mm256_set1_ps(aux->alpha);
     vb = _mm256_set1_ps(aux->beta);
@@ -394,7 +403,7 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
 }
 
 /* The same for double: 6 rows of two 4-wide vectors. */
-#define LN_D_STEP(AP, BP)                                                         \
+#define LN_D_STEP(AP, A3, BP)                                                         \
     do {                                                                          \
         __m256d b0_, b1_ = _mm256_setzero_pd(), a_;                               \
         if (NV == 1) b0_ = MASKB == 2 ? _mm256_maskload_pd((BP), bm) : _mm256_loadu_pd(BP); \
@@ -408,11 +417,11 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
             c2 = _mm256_fmadd_pd(a_, b0_, c2); if (NV > 1) c3 = _mm256_fmadd_pd(a_, b1_, c3); } \
         if (MRV > 2) { a_ = _mm256_broadcast_sd((AP) + 2 * rs_a);                 \
             c4 = _mm256_fmadd_pd(a_, b0_, c4); if (NV > 1) c5 = _mm256_fmadd_pd(a_, b1_, c5); } \
-        if (MRV > 3) { a_ = _mm256_broadcast_sd((AP) + 3 * rs_a);                 \
+        if (MRV > 3) { a_ = _mm256_broadcast_sd((A3));                                \
             c6 = _mm256_fmadd_pd(a_, b0_, c6); if (NV > 1) c7 = _mm256_fmadd_pd(a_, b1_, c7); } \
-        if (MRV > 4) { a_ = _mm256_broadcast_sd((AP) + 4 * rs_a);                 \
+        if (MRV > 4) { a_ = _mm256_broadcast_sd((A3) + rs_a);                         \
             c8 = _mm256_fmadd_pd(a_, b0_, c8); if (NV > 1) c9 = _mm256_fmadd_pd(a_, b1_, c9); } \
-        if (MRV > 5) { a_ = _mm256_broadcast_sd((AP) + 5 * rs_a);                 \
+        if (MRV > 5) { a_ = _mm256_broadcast_sd((A3) + 2 * rs_a);                     \
             c10 = _mm256_fmadd_pd(a_, b0_, c10); if (NV > 1) c11 = _mm256_fmadd_pd(a_, b1_, c11); } \
     } while (0)
 
@@ -445,23 +454,30 @@ LN_AVX2_INLINE void ln_dgemm_avx2_body(const int MRV, const int NV, const int MA
     const ptrdiff_t nl = nr - 4 * (NV - 1);   /* columns in the last vector */
     __m256i bm = MASKB == 2 ? ln_dmask(nl) : _mm256_setzero_si256();
     __m256d va, vb;
+    const double *a3;
     int bnz;
     ptrdiff_t p;
-    if (PACKED) { rs_a = 1; cs_a = 6; rs_b = 8; }
+    if (PACKED) {
+        rs_a = 1; cs_a = 6; rs_b = 8;
+        /* Fetch the C tile while the k loop runs: it is needed right after */
+        for (p = 0; p < 6; ++p) {
+            _mm_prefetch((const char *)(c + p * rs_c), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + p * rs_c + 7), _MM_HINT_T0);
+        }
+    }
     /* Loop over k, four steps at a time: rank-1 updates of the register tile */
+    /* Rows 3..5 hang off a second pointer so each broadcast is base + index */
+    a3 = a + 3 * rs_a;
     for (p = 0; p + 4 <= k; p += 4) {
-        LN_D_STEP(a, b);
-        LN_D_STEP(a + cs_a, b + rs_b);
-        LN_D_STEP(a + 2 * cs_a, b + 2 * rs_b);
-        LN_D_STEP(a + 3 * cs_a, b + 3 * rs_b);
-        a += 4 * cs_a;
-        b += 4 * rs_b;
+        if (PACKED && LN_PF_A) _mm_prefetch((const char *)(a + LN_PF_A), _MM_HINT_T0);
+        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
     }
     /* Loop over the k remainder */
     for (; p < k; ++p) {
-        LN_D_STEP(a, b);
-        a += cs_a;
-        b += rs_b;
+        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
     }
     va = _mm256_set1_pd(aux->alpha);
     vb = _mm256_set1_pd(aux->beta);
