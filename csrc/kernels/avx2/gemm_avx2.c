@@ -308,7 +308,7 @@ LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, c
 
 /* One k step of the float tile: two B vectors, MRV broadcasts of A, up to
  * 12 FMAs. Rows past MRV and the second vector when NV == 1 compile away. */
-#define LN_S_STEP(AP, A3, BP)                                                         \
+#define LN_S_STEP(AP, A3, BP, ODD)                                                         \
     do {                                                                          \
         __m256 b0_, b1_ = _mm256_setzero_ps(), a_;                                \
         if (NV == 1) b0_ = MASKB == 2 ? _mm256_maskload_ps((BP), bm) : _mm256_loadu_ps(BP); \
@@ -317,17 +317,17 @@ LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, c
             b1_ = MASKB == 2 ? _mm256_maskload_ps((BP) + 8, bm) : _mm256_loadu_ps((BP) + 8); \
         }                                                                         \
         a_ = _mm256_broadcast_ss((AP));                                           \
-        c0 = _mm256_fmadd_ps(a_, b0_, c0); if (NV > 1) c1 = _mm256_fmadd_ps(a_, b1_, c1); \
+        if (NV == 1 && (ODD)) c1 = _mm256_fmadd_ps(a_, b0_, c1); else c0 = _mm256_fmadd_ps(a_, b0_, c0); if (NV > 1) c1 = _mm256_fmadd_ps(a_, b1_, c1); \
         if (MRV > 1) { a_ = _mm256_broadcast_ss((AP) + rs_a);                     \
-            c2 = _mm256_fmadd_ps(a_, b0_, c2); if (NV > 1) c3 = _mm256_fmadd_ps(a_, b1_, c3); } \
+            if (NV == 1 && (ODD)) c3 = _mm256_fmadd_ps(a_, b0_, c3); else c2 = _mm256_fmadd_ps(a_, b0_, c2); if (NV > 1) c3 = _mm256_fmadd_ps(a_, b1_, c3); } \
         if (MRV > 2) { a_ = _mm256_broadcast_ss((AP) + 2 * rs_a);                 \
-            c4 = _mm256_fmadd_ps(a_, b0_, c4); if (NV > 1) c5 = _mm256_fmadd_ps(a_, b1_, c5); } \
+            if (NV == 1 && (ODD)) c5 = _mm256_fmadd_ps(a_, b0_, c5); else c4 = _mm256_fmadd_ps(a_, b0_, c4); if (NV > 1) c5 = _mm256_fmadd_ps(a_, b1_, c5); } \
         if (MRV > 3) { a_ = _mm256_broadcast_ss((A3));                                \
-            c6 = _mm256_fmadd_ps(a_, b0_, c6); if (NV > 1) c7 = _mm256_fmadd_ps(a_, b1_, c7); } \
+            if (NV == 1 && (ODD)) c7 = _mm256_fmadd_ps(a_, b0_, c7); else c6 = _mm256_fmadd_ps(a_, b0_, c6); if (NV > 1) c7 = _mm256_fmadd_ps(a_, b1_, c7); } \
         if (MRV > 4) { a_ = _mm256_broadcast_ss((A3) + rs_a);                         \
-            c8 = _mm256_fmadd_ps(a_, b0_, c8); if (NV > 1) c9 = _mm256_fmadd_ps(a_, b1_, c9); } \
+            if (NV == 1 && (ODD)) c9 = _mm256_fmadd_ps(a_, b0_, c9); else c8 = _mm256_fmadd_ps(a_, b0_, c8); if (NV > 1) c9 = _mm256_fmadd_ps(a_, b1_, c9); } \
         if (MRV > 5) { a_ = _mm256_broadcast_ss((A3) + 2 * rs_a);                     \
-            c10 = _mm256_fmadd_ps(a_, b0_, c10); if (NV > 1) c11 = _mm256_fmadd_ps(a_, b1_, c11); } \
+            if (NV == 1 && (ODD)) c11 = _mm256_fmadd_ps(a_, b0_, c11); else c10 = _mm256_fmadd_ps(a_, b0_, c10); if (NV > 1) c11 = _mm256_fmadd_ps(a_, b1_, c11); } \
     } while (0)
 
 /* Row I of the float tile: scale by alpha, merge beta*C (C unread when
@@ -381,14 +381,20 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
     a3 = a + 3 * rs_a;
     for (p = 0; p + 4 <= k; p += 4) {
         if (PACKED && LN_PF_A) _mm_prefetch((const char *)(a + LN_PF_A), _MM_HINT_T0);
-        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
-        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
-        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
-        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_S_STEP(a, a3, b, 0); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_S_STEP(a, a3, b, 1); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_S_STEP(a, a3, b, 0); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_S_STEP(a, a3, b, 1); a += cs_a; a3 += cs_a; b += rs_b;
     }
     /* Loop over the k remainder */
     for (; p < k; ++p) {
-        LN_S_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_S_STEP(a, a3, b, 0); a += cs_a; a3 += cs_a; b += rs_b;
+    }
+    /* One vector per row: odd k steps went to the spare registers, to
+     * hide the FMA latency; fold them back */
+    if (NV == 1) {
+        c0 = _mm256_add_ps(c0, c1); c2 = _mm256_add_ps(c2, c3); c4 = _mm256_add_ps(c4, c5);
+        c6 = _mm256_add_ps(c6, c7); c8 = _mm256_add_ps(c8, c9); c10 = _mm256_add_ps(c10, c11);
     }
     va = _mm256_set1_ps(aux->alpha);
     vb = _mm256_set1_ps(aux->beta);
@@ -403,7 +409,7 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
 }
 
 /* The same for double: 6 rows of two 4-wide vectors. */
-#define LN_D_STEP(AP, A3, BP)                                                         \
+#define LN_D_STEP(AP, A3, BP, ODD)                                                         \
     do {                                                                          \
         __m256d b0_, b1_ = _mm256_setzero_pd(), a_;                               \
         if (NV == 1) b0_ = MASKB == 2 ? _mm256_maskload_pd((BP), bm) : _mm256_loadu_pd(BP); \
@@ -412,17 +418,17 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
             b1_ = MASKB == 2 ? _mm256_maskload_pd((BP) + 4, bm) : _mm256_loadu_pd((BP) + 4); \
         }                                                                         \
         a_ = _mm256_broadcast_sd((AP));                                           \
-        c0 = _mm256_fmadd_pd(a_, b0_, c0); if (NV > 1) c1 = _mm256_fmadd_pd(a_, b1_, c1); \
+        if (NV == 1 && (ODD)) c1 = _mm256_fmadd_pd(a_, b0_, c1); else c0 = _mm256_fmadd_pd(a_, b0_, c0); if (NV > 1) c1 = _mm256_fmadd_pd(a_, b1_, c1); \
         if (MRV > 1) { a_ = _mm256_broadcast_sd((AP) + rs_a);                     \
-            c2 = _mm256_fmadd_pd(a_, b0_, c2); if (NV > 1) c3 = _mm256_fmadd_pd(a_, b1_, c3); } \
+            if (NV == 1 && (ODD)) c3 = _mm256_fmadd_pd(a_, b0_, c3); else c2 = _mm256_fmadd_pd(a_, b0_, c2); if (NV > 1) c3 = _mm256_fmadd_pd(a_, b1_, c3); } \
         if (MRV > 2) { a_ = _mm256_broadcast_sd((AP) + 2 * rs_a);                 \
-            c4 = _mm256_fmadd_pd(a_, b0_, c4); if (NV > 1) c5 = _mm256_fmadd_pd(a_, b1_, c5); } \
+            if (NV == 1 && (ODD)) c5 = _mm256_fmadd_pd(a_, b0_, c5); else c4 = _mm256_fmadd_pd(a_, b0_, c4); if (NV > 1) c5 = _mm256_fmadd_pd(a_, b1_, c5); } \
         if (MRV > 3) { a_ = _mm256_broadcast_sd((A3));                                \
-            c6 = _mm256_fmadd_pd(a_, b0_, c6); if (NV > 1) c7 = _mm256_fmadd_pd(a_, b1_, c7); } \
+            if (NV == 1 && (ODD)) c7 = _mm256_fmadd_pd(a_, b0_, c7); else c6 = _mm256_fmadd_pd(a_, b0_, c6); if (NV > 1) c7 = _mm256_fmadd_pd(a_, b1_, c7); } \
         if (MRV > 4) { a_ = _mm256_broadcast_sd((A3) + rs_a);                         \
-            c8 = _mm256_fmadd_pd(a_, b0_, c8); if (NV > 1) c9 = _mm256_fmadd_pd(a_, b1_, c9); } \
+            if (NV == 1 && (ODD)) c9 = _mm256_fmadd_pd(a_, b0_, c9); else c8 = _mm256_fmadd_pd(a_, b0_, c8); if (NV > 1) c9 = _mm256_fmadd_pd(a_, b1_, c9); } \
         if (MRV > 5) { a_ = _mm256_broadcast_sd((A3) + 2 * rs_a);                     \
-            c10 = _mm256_fmadd_pd(a_, b0_, c10); if (NV > 1) c11 = _mm256_fmadd_pd(a_, b1_, c11); } \
+            if (NV == 1 && (ODD)) c11 = _mm256_fmadd_pd(a_, b0_, c11); else c10 = _mm256_fmadd_pd(a_, b0_, c10); if (NV > 1) c11 = _mm256_fmadd_pd(a_, b1_, c11); } \
     } while (0)
 
 #define LN_D_STORE(I, X0, X1)                                                     \
@@ -470,14 +476,20 @@ LN_AVX2_INLINE void ln_dgemm_avx2_body(const int MRV, const int NV, const int MA
     a3 = a + 3 * rs_a;
     for (p = 0; p + 4 <= k; p += 4) {
         if (PACKED && LN_PF_A) _mm_prefetch((const char *)(a + LN_PF_A), _MM_HINT_T0);
-        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
-        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
-        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
-        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_D_STEP(a, a3, b, 0); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_D_STEP(a, a3, b, 1); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_D_STEP(a, a3, b, 0); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_D_STEP(a, a3, b, 1); a += cs_a; a3 += cs_a; b += rs_b;
     }
     /* Loop over the k remainder */
     for (; p < k; ++p) {
-        LN_D_STEP(a, a3, b); a += cs_a; a3 += cs_a; b += rs_b;
+        LN_D_STEP(a, a3, b, 0); a += cs_a; a3 += cs_a; b += rs_b;
+    }
+    /* One vector per row: odd k steps went to the spare registers, to
+     * hide the FMA latency; fold them back */
+    if (NV == 1) {
+        c0 = _mm256_add_pd(c0, c1); c2 = _mm256_add_pd(c2, c3); c4 = _mm256_add_pd(c4, c5);
+        c6 = _mm256_add_pd(c6, c7); c8 = _mm256_add_pd(c8, c9); c10 = _mm256_add_pd(c10, c11);
     }
     va = _mm256_set1_pd(aux->alpha);
     vb = _mm256_set1_pd(aux->beta);
