@@ -206,12 +206,18 @@ def gemm(A, B, C, transa=False, transb=False, alpha=1.0, beta=0.0,
     cdef int status
     cdef bint ta = bool(transa), tb = bool(transb)
     cdef double a = alpha, b = beta
+    # The memoryviews are made here, with the GIL held: acquiring one creates
+    # and refcounts Python objects, which must never happen inside nogil.
+    cdef float[:, ::1] As, Bs, Cs
+    cdef double[:, ::1] Ad, Bd, Cd
     if dt == np.float32:
+        As, Bs, Cs = A, B, C
         with nogil:
-            status = _gemm_typed[float](ta, tb, A, B, C, a, b, epi_kind, act, bias_ptr, h_ptr)
+            status = _gemm_typed[float](ta, tb, As, Bs, Cs, a, b, epi_kind, act, bias_ptr, h_ptr)
     else:
+        Ad, Bd, Cd = A, B, C
         with nogil:
-            status = _gemm_typed[double](ta, tb, A, B, C, a, b, epi_kind, act, bias_ptr, h_ptr)
+            status = _gemm_typed[double](ta, tb, Ad, Bd, Cd, a, b, epi_kind, act, bias_ptr, h_ptr)
     _check_status(status)
     return C
 
