@@ -82,10 +82,13 @@ def read_header(path) -> tuple[dict, dict]:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such model file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":   # every .npz is a zip archive
+        kind = "a single .npy array" if magic.startswith(b"\x93NUM") else "not a zip archive"
+        raise _bad(path, f"it is {kind}, expected an .npz archive written by Network.save")
     try:
         npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise _bad(path, "it holds a single array (.npy), not an .npz archive")
         with npz:
             arrays = {name: npz[name] for name in npz.files}
     except ValueError as exc:
