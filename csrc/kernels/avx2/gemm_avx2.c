@@ -19,6 +19,12 @@
 #define LN_AVX2 __attribute__((target("avx2,fma")))
 /* Prefetch distance into a packed A micro-panel, in elements (measured) */
 #define LN_PF_A 96
+/* The packed full-tile k loop is inline assembly on x86-64 with GCC/Clang */
+#if defined(__x86_64__)
+#define LN_KERNEL_ASM 1
+#else
+#define LN_KERNEL_ASM 0
+#endif
 #define LN_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
 /* Lane masks: 8 - n ones-then-zeros window gives the first n lanes. */
@@ -350,6 +356,29 @@ LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, c
         }                                                                         \
     }
 
+/* One k step of the packed full tile in assembly: A at OA, B at OB bytes. */
+#define LN_ASM_S_STEP(OA, OB) \
+    "vmovups " #OB "(%[b]), %%ymm12\n\t" \
+    "vmovups " #OB "+32(%[b]), %%ymm13\n\t" \
+    "vbroadcastss " #OA "+0(%[a]), %%ymm14\n\t" \
+    "vfmadd231ps %%ymm12, %%ymm14, %[c0]\n\t" \
+    "vfmadd231ps %%ymm13, %%ymm14, %[c1]\n\t" \
+    "vbroadcastss " #OA "+4(%[a]), %%ymm14\n\t" \
+    "vfmadd231ps %%ymm12, %%ymm14, %[c2]\n\t" \
+    "vfmadd231ps %%ymm13, %%ymm14, %[c3]\n\t" \
+    "vbroadcastss " #OA "+8(%[a]), %%ymm14\n\t" \
+    "vfmadd231ps %%ymm12, %%ymm14, %[c4]\n\t" \
+    "vfmadd231ps %%ymm13, %%ymm14, %[c5]\n\t" \
+    "vbroadcastss " #OA "+12(%[a]), %%ymm14\n\t" \
+    "vfmadd231ps %%ymm12, %%ymm14, %[c6]\n\t" \
+    "vfmadd231ps %%ymm13, %%ymm14, %[c7]\n\t" \
+    "vbroadcastss " #OA "+16(%[a]), %%ymm14\n\t" \
+    "vfmadd231ps %%ymm12, %%ymm14, %[c8]\n\t" \
+    "vfmadd231ps %%ymm13, %%ymm14, %[c9]\n\t" \
+    "vbroadcastss " #OA "+20(%[a]), %%ymm14\n\t" \
+    "vfmadd231ps %%ymm12, %%ymm14, %[c10]\n\t" \
+    "vfmadd231ps %%ymm13, %%ymm14, %[c11]\n\t"
+
 /* The float kernel for MRV rows and NV vectors per row. MASKB: 0 full
  * vectors; 1 the last vector holds nr columns of C but B is zero-padded;
  * 2 B must be read with masks too. PACKED fixes the packed strides (rs_a 1, cs_a 6,
@@ -377,9 +406,36 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
         }
     }
     /* Loop over k, four steps at a time: rank-1 updates of the register tile */
+    p = 0;
+#if LN_KERNEL_ASM
+    /* Packed full tile: the k loop in assembly, four steps per iteration, so
+     * the 12 accumulators, 2 B vectors and the broadcast stay in registers
+     * (GCC spills here when it schedules across the unrolled steps). */
+    if (PACKED && k >= 4) {
+        ptrdiff_t n4 = k / 4;
+        __asm__ volatile(
+            "1:\n\t"
+            "prefetcht0 384(%[a])\n\t"
+            LN_ASM_S_STEP(0, 0)
+            LN_ASM_S_STEP(24, 64)
+            LN_ASM_S_STEP(48, 128)
+            LN_ASM_S_STEP(72, 192)
+            "addq $96, %[a]\n\t"
+            "addq $256, %[b]\n\t"
+            "decq %[n]\n\t"
+            "jnz 1b\n\t"
+            : [a] "+r"(a), [b] "+r"(b), [n] "+r"(n4),
+              [c0] "+x"(c0), [c1] "+x"(c1), [c2] "+x"(c2), [c3] "+x"(c3),
+              [c4] "+x"(c4), [c5] "+x"(c5), [c6] "+x"(c6), [c7] "+x"(c7),
+              [c8] "+x"(c8), [c9] "+x"(c9), [c10] "+x"(c10), [c11] "+x"(c11)
+            :
+            : "xmm12", "xmm13", "xmm14", "memory", "cc");
+        p = k & ~(ptrdiff_t)3;
+    }
+#endif
     /* Rows 3..5 hang off a second pointer so each broadcast is base + index */
     a3 = a + 3 * rs_a;
-    for (p = 0; p + 4 <= k; p += 4) {
+    for (; p + 4 <= k; p += 4) {
         if (PACKED && LN_PF_A) _mm_prefetch((const char *)(a + LN_PF_A), _MM_HINT_T0);
         LN_S_STEP(a, a3, b, 0); a += cs_a; a3 += cs_a; b += rs_b;
         LN_S_STEP(a, a3, b, 1); a += cs_a; a3 += cs_a; b += rs_b;
@@ -449,6 +505,29 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
         }                                                                         \
     }
 
+/* One k step of the packed full tile in assembly: A at OA, B at OB bytes. */
+#define LN_ASM_D_STEP(OA, OB) \
+    "vmovups " #OB "(%[b]), %%ymm12\n\t" \
+    "vmovups " #OB "+32(%[b]), %%ymm13\n\t" \
+    "vbroadcastsd " #OA "+0(%[a]), %%ymm14\n\t" \
+    "vfmadd231pd %%ymm12, %%ymm14, %[c0]\n\t" \
+    "vfmadd231pd %%ymm13, %%ymm14, %[c1]\n\t" \
+    "vbroadcastsd " #OA "+8(%[a]), %%ymm14\n\t" \
+    "vfmadd231pd %%ymm12, %%ymm14, %[c2]\n\t" \
+    "vfmadd231pd %%ymm13, %%ymm14, %[c3]\n\t" \
+    "vbroadcastsd " #OA "+16(%[a]), %%ymm14\n\t" \
+    "vfmadd231pd %%ymm12, %%ymm14, %[c4]\n\t" \
+    "vfmadd231pd %%ymm13, %%ymm14, %[c5]\n\t" \
+    "vbroadcastsd " #OA "+24(%[a]), %%ymm14\n\t" \
+    "vfmadd231pd %%ymm12, %%ymm14, %[c6]\n\t" \
+    "vfmadd231pd %%ymm13, %%ymm14, %[c7]\n\t" \
+    "vbroadcastsd " #OA "+32(%[a]), %%ymm14\n\t" \
+    "vfmadd231pd %%ymm12, %%ymm14, %[c8]\n\t" \
+    "vfmadd231pd %%ymm13, %%ymm14, %[c9]\n\t" \
+    "vbroadcastsd " #OA "+40(%[a]), %%ymm14\n\t" \
+    "vfmadd231pd %%ymm12, %%ymm14, %[c10]\n\t" \
+    "vfmadd231pd %%ymm13, %%ymm14, %[c11]\n\t"
+
 LN_AVX2_INLINE void ln_dgemm_avx2_body(const int MRV, const int NV, const int MASKB, const int PACKED,
                                        ptrdiff_t k, ptrdiff_t nr,
                                        const double *a, ptrdiff_t rs_a, ptrdiff_t cs_a,
@@ -472,9 +551,36 @@ LN_AVX2_INLINE void ln_dgemm_avx2_body(const int MRV, const int NV, const int MA
         }
     }
     /* Loop over k, four steps at a time: rank-1 updates of the register tile */
+    p = 0;
+#if LN_KERNEL_ASM
+    /* Packed full tile: the k loop in assembly, four steps per iteration, so
+     * the 12 accumulators, 2 B vectors and the broadcast stay in registers
+     * (GCC spills here when it schedules across the unrolled steps). */
+    if (PACKED && k >= 4) {
+        ptrdiff_t n4 = k / 4;
+        __asm__ volatile(
+            "1:\n\t"
+            "prefetcht0 768(%[a])\n\t"
+            LN_ASM_D_STEP(0, 0)
+            LN_ASM_D_STEP(48, 64)
+            LN_ASM_D_STEP(96, 128)
+            LN_ASM_D_STEP(144, 192)
+            "addq $192, %[a]\n\t"
+            "addq $256, %[b]\n\t"
+            "decq %[n]\n\t"
+            "jnz 1b\n\t"
+            : [a] "+r"(a), [b] "+r"(b), [n] "+r"(n4),
+              [c0] "+x"(c0), [c1] "+x"(c1), [c2] "+x"(c2), [c3] "+x"(c3),
+              [c4] "+x"(c4), [c5] "+x"(c5), [c6] "+x"(c6), [c7] "+x"(c7),
+              [c8] "+x"(c8), [c9] "+x"(c9), [c10] "+x"(c10), [c11] "+x"(c11)
+            :
+            : "xmm12", "xmm13", "xmm14", "memory", "cc");
+        p = k & ~(ptrdiff_t)3;
+    }
+#endif
     /* Rows 3..5 hang off a second pointer so each broadcast is base + index */
     a3 = a + 3 * rs_a;
-    for (p = 0; p + 4 <= k; p += 4) {
+    for (; p + 4 <= k; p += 4) {
         if (PACKED && LN_PF_A) _mm_prefetch((const char *)(a + LN_PF_A), _MM_HINT_T0);
         LN_D_STEP(a, a3, b, 0); a += cs_a; a3 += cs_a; b += rs_b;
         LN_D_STEP(a, a3, b, 1); a += cs_a; a3 += cs_a; b += rs_b;
