@@ -123,6 +123,7 @@ def wait_quiet(max_seconds, log, threshold=0.10, window=1.0):
 
 
 NOISY_SHARE = 0.15
+STATS = {"remeasured": 0}     # groups measured again because of other load
 
 
 def measure_guarded(fns, args, log, what):
@@ -140,6 +141,7 @@ def measure_guarded(fns, args, log, what):
         t = time.perf_counter()
         wait_quiet(min(20.0, args.max_wait_left), log)
         args.max_wait_left -= time.perf_counter() - t
+        STATS["remeasured"] += 1
     for t in timings.values():
         t["other_load"] = share
     return timings
@@ -556,11 +558,21 @@ def header(args, threads_list):
 
 def render(results, args, threads_list, load=None):
     out = header(args, threads_list)
+    shares = {}
+    for r in results:
+        if r.get("other_load") is not None:
+            shares[(r["section"], r["key"], r["threads"])] = r["other_load"]
+    if shares:
+        worst = max(shares, key=shares.get)
+        noisy = sum(v > NOISY_SHARE for v in shares.values())
+        out.insert(-1, f"- Machine load while measuring: other processes took "
+                   f"{statistics.median(shares.values()) * 100:.0f}% of a core in the median group, "
+                   f"{shares[worst] * 100:.0f}% at worst ({' '.join(map(str, worst))} threads); "
+                   f"{STATS['remeasured']} group(s) re-measured, {noisy} still noisy"
+                   + (" -- **treat the (noisy) rows with care**" if noisy else ""))
     if load is not None:
-        share, text = load.summary()
-        out.insert(-1, f"- Machine load: {text}"
-                   + (" -- **noisy run: other work competed for the cores; treat ratios with care**"
-                      if share is not None and share > 0.10 else ""))
+        _, text = load.summary()
+        out.insert(-1, f"- Whole run, waits included: {text}")
     out += table(results, "gemm", "GEMM: C = A @ B, square n x n, preallocated C", "dtype, n")
     out += table(results, "train", "Training step (forward, backward, SGD update), float32",
                  "network/batch")
