@@ -21,10 +21,10 @@ import csv
 import io
 import os
 import sys
-import tempfile
 
 import numpy as np
 
+from ._files import write_atomic
 from .data import DataError, Standardizer, Table, read_table
 
 EXIT_USAGE = 2
@@ -82,7 +82,7 @@ def _features(net, table: Table) -> np.ndarray:
     meta = net.metadata
     names = meta.get("features")
     if names is None:
-        raise CLIError(f"the model has no feature list; was it written by `layernet train`?")
+        raise CLIError("the model has no feature list; was it written by `layernet train`?")
     if table.cells is not None:
         missing = [n for n in names if n not in table.names]
         if missing:
@@ -129,21 +129,6 @@ def _metrics_line(net, X, Y) -> str:
     true = scaler.inverse(Y)
     mse = float(np.mean((pred - true) ** 2))
     return f"mse {mse:.6g}, rmse {mse ** 0.5:.6g}"
-
-
-def _write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".layernet-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # ---------------------------------------------------------------------------
@@ -246,16 +231,10 @@ def _plot(history, path: str) -> None:
     ax.set_ylabel("loss")
     ax.legend()
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".layernet-", suffix=".png", dir=directory)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        write_atomic(path, lambda f: fig.savefig(f, format="png"))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def cmd_predict(args) -> int:
@@ -278,7 +257,7 @@ def cmd_predict(args) -> int:
         for row in pred:
             writer.writerow([repr(float(v)) for v in row])
     if args.out:
-        _write_atomic(args.out, out.getvalue())
+        write_atomic(args.out, lambda f: f.write(out.getvalue()), "w", newline="")
         print(f"wrote {X.shape[0]} predictions to {args.out}")
     else:
         sys.stdout.write(out.getvalue())
@@ -299,7 +278,7 @@ def cmd_info(args) -> int:
     net = _load_model(args.model)
     meta = dict(net.metadata)
     print(f"model: {args.model}")
-    print(f"layers: " + " -> ".join([str(net.n_in)] + [f"{l.n_out} ({l.activation})" for l in net.layers]))
+    print("layers: " + " -> ".join([str(net.n_in)] + [f"{l.n_out} ({l.activation})" for l in net.layers]))
     print(f"parameters: {net.n_params}, dtype: {net.dtype}, loss: {net.loss_name}, "
           f"epochs trained: {net.epochs_trained}")
     if net.optimizer is not None:

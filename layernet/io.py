@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from ._files import write_atomic
 
 FORMAT_NAME = "layernet-model"
 FORMAT_VERSION = 1
@@ -56,21 +57,7 @@ def save(net, path, include_optimizer: bool = False, metadata: dict | None = Non
         raise TypeError(f"metadata: expected JSON-serialisable values ({exc})") from None
     arrays["header"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".layernet-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 def _bad(path, problem: str) -> ValueError:
