@@ -126,16 +126,29 @@ NOISY_SHARE = 0.15
 STATS = {"remeasured": 0}     # groups measured again because of other load
 
 
+def usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def is_noisy(share, threads):
+    """Did other processes compete with a `threads`-thread measurement? They may
+    use the cores it leaves free, plus NOISY_SHARE of a core."""
+    return share is not None and share > max(0, usable_cpus() - threads) + NOISY_SHARE
+
+
 def measure_guarded(fns, args, log, what):
     """measure(), repeated (up to --retries times, after waiting for quiet) when
-    other processes took more than NOISY_SHARE of a core meanwhile. Each timing
-    gets "other_load", the share of a core others used during its measurement."""
+    other processes competed for the cores it uses (see is_noisy). Each timing
+    gets "other_load" (the share of a core others used meanwhile) and "noisy"."""
     for attempt in range(args.retries + 1):
         load = OtherLoad()
         timings = measure(fns, args.budget)
         share = load.share()
-        if (share is None or share <= NOISY_SHARE or attempt == args.retries
-                or args.max_wait_left <= 0):
+        noisy = is_noisy(share, args.current_threads)
+        if not noisy or attempt == args.retries or args.max_wait_left <= 0:
             break
         log(f"{what}: others used {share * 100:.0f}% of a core meanwhile; measuring again")
         t = time.perf_counter()
@@ -144,6 +157,7 @@ def measure_guarded(fns, args, log, what):
         STATS["remeasured"] += 1
     for t in timings.values():
         t["other_load"] = share
+        t["noisy"] = noisy
     return timings
 
 
@@ -285,6 +299,7 @@ def collect(args, threads_list, log):
     results = []
     sections = [args.only] if args.only else list(SECTIONS)
     for threads in threads_list:
+        args.current_threads = threads
         got = W.set_threads(threads)
         log(f"threads={threads}: {got}")
         for section in sections:
@@ -362,15 +377,14 @@ def table(results, section, title, first_col):
             cells_t.append(fmt_time(r["median"]) if r else "-")
             cells_g.append(f"{r['flops'] / r['median'] / 1e9:.1f}" if r else "-")
             cells_r.append(fmt_ratio(speedup(idx, section, key, threads, p)))
-        load = next((r.get("other_load") for r in results if r["section"] == section
-                     and r["key"] == key and r["threads"] == threads), None)
-        if load is not None and load > NOISY_SHARE:
+        if any(r.get("noisy") for r in results if r["section"] == section
+               and r["key"] == key and r["threads"] == threads):
             row[0] += " (noisy)"
             noisy = True
         lines.append("| " + " | ".join(row + cells_t + cells_g + cells_r) + " |")
     if noisy:
-        lines += ["", f"(noisy): other processes took more than {NOISY_SHARE:.0%} of a core while "
-                      f"this row was measured, even after --retries."]
+        lines += ["", f"(noisy): other processes competed for the cores this row used (they took "
+                      f"more than the free cores + {NOISY_SHARE:.0%} of one), even after --retries."]
     lines.append("")
     return lines
 
@@ -398,7 +412,9 @@ def targets_section(results):
     lines = ["### Issue 3 targets", "",
              "| target | requirement | measured speedup | status | margin |",
              "|---|---|---:|---|---:|"]
-    met = missed = unmeasured = 0
+    met = missed = unmeasured = unreliable = 0
+    loads = {(r["section"], r["key"], r["threads"]): r.get("other_load") for r in results}
+    noisy_groups = {(r["section"], r["key"], r["threads"]) for r in results if r.get("noisy")}
     for desc, section, key, threads, peers, need, wording in TARGETS:
         ratios = {p: speedup(idx, section, key, threads, p) for p in peers}
         ratios = {p: r for p, r in ratios.items() if r is not None}
@@ -409,13 +425,20 @@ def targets_section(results):
         peer = min(ratios, key=ratios.get)          # the faster peer: smallest speedup over it
         got = ratios[peer]
         ok = got >= need
-        met += ok
-        missed += not ok
         margin = (got / need - 1) * 100
-        lines.append(f"| {desc} | {wording} | {got:.2f}x vs {peer} | {'met' if ok else '**missed**'} "
-                     f"| {margin:+.0f}% |")
-    lines += ["", f"{met} met, {missed} missed, {unmeasured} not measured. Margin = measured / "
-              f"required - 1 (required speedup 0.95x means 'within 5% of the peer's time').", ""]
+        load = loads.get((section, key, threads))
+        if (section, key, threads) in noisy_groups:
+            unreliable += 1           # a verdict from a disturbed measurement is no verdict
+            status = (f"unreliable (others took {load * 100:.0f}% of a core; "
+                      f"would be {'met' if ok else 'missed'})")
+        else:
+            met += ok
+            missed += not ok
+            status = "met" if ok else "**missed**"
+        lines.append(f"| {desc} | {wording} | {got:.2f}x vs {peer} | {status} | {margin:+.0f}% |")
+    lines += ["", f"{met} met, {missed} missed, {unreliable} unreliable (noisy), {unmeasured} not "
+              f"measured. Margin = measured / required - 1 (required speedup 0.95x means 'within 5% "
+              f"of the peer's time').", ""]
     return lines
 
 
@@ -564,7 +587,7 @@ def render(results, args, threads_list, load=None):
             shares[(r["section"], r["key"], r["threads"])] = r["other_load"]
     if shares:
         worst = max(shares, key=shares.get)
-        noisy = sum(v > NOISY_SHARE for v in shares.values())
+        noisy = len({(r["section"], r["key"], r["threads"]) for r in results if r.get("noisy")})
         out.insert(-1, f"- Machine load while measuring: other processes took "
                    f"{statistics.median(shares.values()) * 100:.0f}% of a core in the median group, "
                    f"{shares[worst] * 100:.0f}% at worst ({' '.join(map(str, worst))} threads); "
