@@ -7,6 +7,9 @@
  */
 #include <stdlib.h>
 #include <stdint.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 #include "layernet.h"
 #include "kernels/kernels.h"
 
@@ -42,7 +45,7 @@ typedef struct {
 #ifdef LN_THREAD_LOCAL
 /* Each caller thread keeps its workspace for its lifetime, so after the
  * first call of a given size nothing is allocated. */
-static LN_THREAD_LOCAL ln_gemm_ws ln_tls_ws;
+static LN_THREAD_LOCAL ln_gemm_ws *ln_tls_ws;
 #endif
 
 static int ln_gemm_buf_reserve(ln_gemm_buf *b, size_t bytes)
@@ -67,6 +70,43 @@ static void ln_gemm_ws_free(ln_gemm_ws *ws)
     ws->aptr = ws->bptr = 0;
     ws->nslots = 0;
 }
+
+#if defined(LN_THREAD_LOCAL) && (defined(__unix__) || defined(__APPLE__))
+/* With POSIX threads, a key destructor frees a thread's workspace when the
+ * thread exits, so short-lived caller threads do not leak their buffers. */
+#define LN_GEMM_TLS_CLEANUP 1
+static pthread_key_t ln_gemm_key;
+static pthread_once_t ln_gemm_key_once = PTHREAD_ONCE_INIT;
+static int ln_gemm_key_ok = 0;
+
+static void ln_gemm_ws_destroy(void *p)
+{
+    ln_gemm_ws_free((ln_gemm_ws *)p);
+    free(p);
+}
+
+static void ln_gemm_key_make(void)
+{
+    ln_gemm_key_ok = pthread_key_create(&ln_gemm_key, ln_gemm_ws_destroy) == 0;
+}
+#endif
+
+#ifdef LN_THREAD_LOCAL
+/* This thread's workspace, created on its first call. */
+static ln_gemm_ws *ln_gemm_tls(void)
+{
+    ln_gemm_ws *ws = ln_tls_ws;
+    if (ws) return ws;
+    ws = (ln_gemm_ws *)calloc(1, sizeof *ws);
+    if (!ws) return 0;
+#ifdef LN_GEMM_TLS_CLEANUP
+    pthread_once(&ln_gemm_key_once, ln_gemm_key_make);
+    if (ln_gemm_key_ok) pthread_setspecific(ln_gemm_key, ws);
+#endif
+    ln_tls_ws = ws;
+    return ws;
+}
+#endif
 
 /* Grow ws to nt slots of at least abytes / bbytes each. */
 static int ln_gemm_ws_grow(ln_gemm_ws *ws, int nt, size_t abytes, size_t bbytes)
@@ -98,7 +138,8 @@ static int ln_gemm_ws_grow(ln_gemm_ws *ws, int nt, size_t abytes, size_t bbytes)
 static int ln_gemm_ws_reserve(ln_gemm_plan *plan, int nt, size_t abytes, size_t bbytes)
 {
 #ifdef LN_THREAD_LOCAL
-    ln_gemm_ws *ws = &ln_tls_ws;
+    ln_gemm_ws *ws = ln_gemm_tls();
+    if (!ws) return LN_ERR_NOMEM;
     plan->temporary = 0;
     plan->ws = ws;
     if (ln_gemm_ws_grow(ws, nt, abytes, bbytes) != LN_OK) return LN_ERR_NOMEM;

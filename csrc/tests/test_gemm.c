@@ -66,8 +66,10 @@ static int run_case(const gcase *g, const char *tag)
 {
     ptrdiff_t m = g->m, n = g->n, k = g->k, i, j, p;
     ptrdiff_t ar = g->ta ? k : m, br = g->tb ? n : k;   /* stored rows */
-    size_t asz = (size_t)(ar * g->lda + 1), bsz = (size_t)(br * g->ldb + 1);
-    size_t csz = (size_t)(m * g->ldc + 1), hsz = (size_t)(m * g->ldh + 1);
+    ptrdiff_t ac = g->ta ? m : k, bc = g->tb ? k : n;     /* stored columns */
+    /* Exact sizes (no padding after the last row) so over-reads fault under ASan */
+    size_t asz = ar ? (size_t)((ar - 1) * g->lda + ac) : 0, bsz = br ? (size_t)((br - 1) * g->ldb + bc) : 0;
+    size_t csz = (size_t)((m - 1) * g->ldc + n), hsz = (size_t)((m - 1) * g->ldh + n);
     double *A = malloc(asz * 8), *B = malloc(bsz * 8), *C0 = malloc(csz * 8);
     double *H = malloc(hsz * 8), *bias = malloc((size_t)(n + 1) * 8), *R = malloc(csz * 8);
     void *Ax = malloc(asz * 8), *Bx = malloc(bsz * 8), *Cx = malloc(csz * 8);
@@ -106,7 +108,7 @@ static int run_case(const gcase *g, const char *tag)
 
     /* Naive triple loop in double, then the epilogue; padding must be untouched */
     for (i = 0; i < m && ok; ++i)
-        for (j = 0; j < g->ldc && ok; ++j) {
+        for (j = 0; j < g->ldc && i * g->ldc + j < (ptrdiff_t)csz && ok; ++j) {
             double got = g->dt == LN_FLOAT32 ? ((float *)Cx)[i * g->ldc + j] : ((double *)Cx)[i * g->ldc + j];
             double want, mag = 0, x = 0, tol;
             if (j >= n) {
