@@ -140,6 +140,73 @@ static void LN_FN(gemm_serial)(const ln_isa_table *t, int pack_a, int pack_b,
     }
 }
 
+#ifdef _OPENMP
+/* The same loops for one thread of a team that splits C by rows: the team
+ * packs each B panel together into one shared buffer (each thread a share of
+ * its micro-panels), waits, then every thread runs its own rows [lo, hi)
+ * against it with a private A block. Every thread meets every barrier,
+ * including one with no rows. */
+static void LN_FN(gemm_team)(const ln_isa_table *t, int tid, int nth, ptrdiff_t lo, ptrdiff_t hi,
+                             ptrdiff_t n, ptrdiff_t k,
+                             const LN_T *A, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                             const LN_T *B, ptrdiff_t rs_b, ptrdiff_t cs_b,
+                             LN_T *C, ptrdiff_t ldc, const LN_AUX *aux0,
+                             LN_T *abuf, LN_T *bshared)
+{
+    const ln_gemm_blocks *bk = &t->LN_BLK;
+    const int MR = bk->mr, NR = bk->nr;
+    const ptrdiff_t MC = bk->mc, KC = bk->kc, NC = bk->nc;
+    const LN_T *bias0 = aux0->epi == LN_EPI_BIAS_ACT ? aux0->bias : 0;
+    const LN_T *h0 = aux0->epi == LN_EPI_DACT ? aux0->h : 0;
+    LN_AUX aux = *aux0;
+    ptrdiff_t jc, pc, ic, jr, ir;
+
+    aux.b_padded = 1;
+    /* Loop over n, NC columns at a time (a B panel for L3) */
+    for (jc = 0; jc < n; jc += NC) {
+        ptrdiff_t nc = n - jc < NC ? n - jc : NC;
+        ptrdiff_t panels = (nc + NR - 1) / NR;
+        ptrdiff_t p0 = panels * tid / nth, p1 = panels * (tid + 1) / nth;
+        pc = 0;
+        /* Loop over k, KC at a time; runs once when k == 0 */
+        do {
+            ptrdiff_t kc = k - pc < KC ? k - pc : KC;
+            aux.beta = pc == 0 ? aux0->beta : (LN_T)1;
+            aux.epi = pc + kc >= k ? aux0->epi : LN_EPI_NONE;
+            /* This thread's share of the B panel's micro-panels */
+            if (p1 > p0) {
+                ptrdiff_t c1 = p1 * NR < nc ? p1 * NR : nc;
+                LN_FN(pack_b)(kc, c1 - p0 * NR, B + pc * rs_b + (jc + p0 * NR) * cs_b, rs_b, cs_b, NR,
+                              bshared + p0 * NR * kc);
+            }
+#pragma omp barrier
+            /* Loop over this thread's rows, MC at a time (an A block for L2) */
+            for (ic = lo; ic < hi; ic += MC) {
+                ptrdiff_t mc = hi - ic < MC ? hi - ic : MC;
+                LN_FN(pack_a)(mc, kc, A + ic * rs_a + pc * cs_a, rs_a, cs_a, MR, abuf);
+                /* Loop over the B panel, NR columns at a time (a micro-panel for L1) */
+                for (jr = 0; jr < nc; jr += NR) {
+                    ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;
+                    const LN_T *b = bshared + jr * kc;
+                    LN_T *cj = C + jc + jr;
+                    if (bias0) aux.bias = bias0 + jc + jr;
+                    /* Loop over the A block, MR rows at a time: one micro-kernel call per tile */
+                    for (ir = 0; ir < mc; ir += MR) {
+                        ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
+                        if (h0) aux.h = h0 + (ic + ir) * aux0->ldh + jc + jr;
+                        t->LN_UKR(kc, mr, nr, abuf + ir * kc, 1, MR, b, NR,
+                                  cj + (ic + ir) * ldc, ldc, &aux);
+                    }
+                }
+            }
+            /* The panel is repacked next: wait until everyone is done with it */
+#pragma omp barrier
+            pc += kc;
+        } while (pc < k);
+    }
+}
+#endif
+
 /* The public entry: validate nothing (Python did), pick the path and the
  * thread split, make sure this caller's workspace is big enough, run. */
 static int LN_FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -197,14 +264,20 @@ static int LN_FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptr
     }
 #ifdef _OPENMP
     else {
-        /* Each thread takes a slab of C (rows, or columns when m is short)
-         * and runs the serial algorithm on it with its own buffers. */
+        /* Each thread takes a slab of C (rows, or columns when m is short).
+         * Packed row slabs share the B panel; otherwise each thread runs the
+         * serial algorithm on its slab with its own buffers. */
 #pragma omp parallel num_threads(nt)
         {
             int tid = omp_get_thread_num(), nth = omp_get_num_threads();
             ptrdiff_t lo, hi;
             LN_AUX a2 = aux;
-            if (split_rows) {
+            if (split_rows && pack_a && pack_b) {
+                /* Large problems: one shared B panel, rows split */
+                ln_gemm_range(m, bk->mr, tid, nth, &lo, &hi);
+                LN_FN(gemm_team)(t, tid, nth, lo, hi, n, k, A, rs_a, cs_a, B, rs_b, cs_b, C, ldc, &aux,
+                                 (LN_T *)plan.a[tid], (LN_T *)plan.b[0]);
+            } else if (split_rows) {
                 ln_gemm_range(m, bk->mr, tid, nth, &lo, &hi);
                 if (a2.epi == LN_EPI_DACT) a2.h = aux.h + lo * aux.ldh;
                 if (hi > lo)
