@@ -296,3 +296,55 @@ def test_set_isa_unavailable_names_it():
         with pytest.raises(ValueError, match=name):
             K.set_isa(name)
         assert K.get_isa() == previous
+
+
+# ---------------------------------------------------------------------------
+# Edge cases: k = 0, non-contiguous operands, saturating activations
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0])
+def test_gemm_k_zero(isa, dtype, beta):
+    """k == 0 is allowed: C = beta*C, then the epilogue (C not read when beta == 0)."""
+    A = np.zeros((3, 0), dtype)
+    B = np.zeros((0, 4), dtype)
+    C0 = np.random.default_rng(0).uniform(-1, 1, (3, 4)).astype(dtype)
+    C = C0.copy() if beta else np.full((3, 4), np.nan, dtype)
+    K.gemm(A, B, C, beta=beta)
+    close(C, beta * C0.astype(np.float64), dtype)
+    bias = np.arange(4, dtype=dtype)
+    C = C0.copy() if beta else np.full((3, 4), np.nan, dtype)
+    K.gemm(A, B, C, beta=beta, epilogue="bias_act", activation="sigmoid", bias=bias)
+    close(C, O.act("sigmoid", beta * C0.astype(np.float64) + bias), dtype)
+
+
+def test_gemm_non_contiguous_operands(isa, dtype):
+    rng = np.random.default_rng(77)
+    A = rand(rng, (40, 18), dtype)[::2, ::2]          # 20 x 9, strided
+    B = np.asfortranarray(rand(rng, (9, 13), dtype))
+    C = np.empty((20, 13), dtype)
+    K.gemm(A, B, C)
+    close(C, A.astype(np.float64) @ B.astype(np.float64), dtype, 9)
+    Ct = np.empty((9, 9), dtype)
+    K.gemm(A, A, Ct, transa=True)                     # A^T A with a strided A
+    close(Ct, A.T.astype(np.float64) @ A.astype(np.float64), dtype, 20)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_dense_forward_saturates_without_nan(isa, dtype, activation):
+    big = 1e4 if dtype == np.float32 else 1e200
+    X = np.array([[big, -big], [-big, big], [0.0, 0.0]], dtype)
+    W = np.eye(2, dtype=dtype)
+    B = np.zeros(2, dtype)
+    H = K.dense_forward(X, W, B, activation)
+    assert np.isfinite(H).all()
+    np.testing.assert_allclose(H, O.act(activation, X.astype(np.float64)), rtol=1e-6)
+
+
+def test_gemm_rejects_mismatched_shapes(dtype):
+    with pytest.raises(ValueError, match="B"):
+        K.gemm(np.ones((2, 3), dtype), np.ones((4, 2), dtype), np.empty((2, 2), dtype))
+    with pytest.raises(ValueError, match="C"):
+        K.gemm(np.ones((2, 3), dtype), np.ones((3, 2), dtype), np.empty((3, 2), dtype))
+    with pytest.raises(TypeError, match="dtype"):
+        other = np.float64 if dtype == np.float32 else np.float32
+        K.gemm(np.ones((2, 3), other), np.ones((3, 2), dtype), np.empty((2, 2), dtype))
