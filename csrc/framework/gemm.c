@@ -17,6 +17,9 @@
 #include <omp.h>
 #endif
 
+/* k block for a single row tile on unpacked B (see gemm_serial) */
+#define LN_GEMV_KC 16
+
 /* ------------------------------------------------------------------ */
 /* Workspace: packing buffers owned by the calling OS thread           */
 /* ------------------------------------------------------------------ */

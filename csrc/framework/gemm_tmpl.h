@@ -89,7 +89,12 @@ static void LN_FN(gemm_serial)(const ln_isa_table *t, int pack_a, int pack_b,
 {
     const ln_gemm_blocks *bk = &t->LN_BLK;
     const int MR = bk->mr, NR = bk->nr;
-    const ptrdiff_t MC = bk->mc, KC = bk->kc, NC = bk->nc;
+    const ptrdiff_t MC = bk->mc, NC = bk->nc;
+    /* One row tile on unpacked B is a GEMV: each micro-panel reads one line
+     * per B row and nothing reuses it, so walk k in short blocks that keep
+     * the rows' next lines in L1 for the next micro-panel (measured: f64
+     * 1x256x784 2.2x faster; longer blocks pay off once B is reused) */
+    const ptrdiff_t KC = !pack_b && m <= MR && bk->kc > LN_GEMV_KC ? LN_GEMV_KC : bk->kc;
     const LN_T *bias0 = aux0->epi == LN_EPI_BIAS_ACT ? aux0->bias : 0;
     const LN_T *h0 = aux0->epi == LN_EPI_DACT ? aux0->h : 0;
     LN_AUX aux = *aux0;
