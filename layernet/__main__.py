@@ -1,6 +1,7 @@
-"""`python -m layernet ...` runs the command line."""
+"""`python -m layernet ...`: the same command line as the `layernet` script."""
 import sys
 
-from .cli import main
+from layernet.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
