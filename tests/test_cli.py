@@ -1,0 +1,477 @@
+"""The `layernet` command end to end, in process via main([...]), plus one subprocess run.
+
+Expectations are computed independently: feature statistics with numpy on the
+CSV's columns, predictions with ln.load(model).predict on features
+standardized by hand.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import layernet as ln
+from layernet.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+FEATURES = ["x1", "x2", "x3"]
+FAST = ["--epochs", "3", "--batch-size", "16", "-q"]
+
+
+def _make_csv(path: Path, n: int = 120, seed: int = 0) -> dict:
+    """A CSV with three features, a regression target and a string class label."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([rng.uniform(-2, 2, n), rng.normal(100, 15, n), rng.uniform(0, 1, n)])
+    price = 3 * X[:, 0] - 0.02 * X[:, 1] + rng.normal(0, 0.1, n)
+    kind = np.where(X[:, 0] > 0.5, "high", np.where(X[:, 0] < -0.5, "low", "mid"))
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id"] + FEATURES + ["price", "kind"])
+        for i in range(n):
+            w.writerow([f"r{i}"] + [repr(float(v)) for v in X[i]] + [repr(float(price[i])), kind[i]])
+    return {"X": X, "price": price, "kind": kind}
+
+
+@pytest.fixture
+def data(tmp_path):
+    d = _make_csv(tmp_path / "train.csv")
+    d["csv"] = tmp_path / "train.csv"
+    return d
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def read_csv(path) -> tuple[list[str], list[list[str]]]:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+def standardized(X: np.ndarray) -> np.ndarray:
+    """Features standardized by hand with the statistics of all rows (--val-split 0)."""
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+
+def values(out: str) -> dict:
+    """'name: number' lines of evaluate's output."""
+    result = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(": ")
+        try:
+            result[key] = float(value)
+        except ValueError:
+            pass
+    return result
+
+
+# ---------------------------------------------------------------------------
+# End to end
+# ---------------------------------------------------------------------------
+
+def test_regression_train_evaluate_predict_info(tmp_path, capsys, data):
+    model = tmp_path / "reg.npz"
+    code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--features",
+                         ",".join(FEATURES), "--val-split", "0", "--layers", "8", *FAST,
+                         "--out", model)
+    assert code == 0, err
+    assert "train: loss" in out and f"wrote {model}" in out and model.exists()
+
+    net = ln.load(model)
+    meta = net.metadata
+    assert meta["features"] == FEATURES and meta["targets"] == ["price"]
+    np.testing.assert_allclose(meta["standardize"]["mean"], data["X"].mean(axis=0))
+    np.testing.assert_allclose(meta["standardize"]["std"], data["X"].std(axis=0))
+    np.testing.assert_allclose(meta["target_standardize"]["mean"], [data["price"].mean()])
+    assert net.optimizer is not None and net.epochs_trained == 3   # saved with its optimizer
+    assert [l.n_out for l in net.layers] == [8, 1]
+
+    # predict: network output on hand-standardized features, mapped back to price units
+    preds = tmp_path / "preds.csv"
+    code, out, err = run(capsys, "predict", model, data["csv"], "--out", preds)
+    assert code == 0, err and "wrote 120 predictions" in out
+    header, rows = read_csv(preds)
+    assert header == ["price"]
+    got = np.array([float(r[0]) for r in rows])
+    y_mean, y_std = data["price"].mean(), data["price"].std()
+    expected = net.predict(standardized(data["X"]))[:, 0].astype(np.float64) * y_std + y_mean
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+    # evaluate: the loss on standardized targets, rmse in price units
+    code, out, err = run(capsys, "evaluate", model, data["csv"], "--target", "price")
+    assert code == 0, err
+    m = values(out)
+    ys = (data["price"] - y_mean) / y_std
+    hand = net.predict(standardized(data["X"]))[:, 0].astype(np.float64)
+    assert m["loss"] == pytest.approx(np.mean((hand - ys) ** 2), rel=1e-4)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((expected - data["price"]) ** 2)), rel=1e-4)
+    assert "accuracy" not in m
+
+    code, out, err = run(capsys, "info", model)
+    assert code == 0, err
+    assert "architecture: 3 -> 8 (relu) -> 1 (identity)" in out
+    assert f"parameters: {3 * 8 + 8 + 8 + 1}" in out
+    assert "dtype: float32" in out and "loss: mse" in out
+    assert "features (3): x1, x2, x3" in out and "targets: price" in out
+
+    code, out, err = run(capsys, "info", model, "--json")
+    doc = json.loads(out)
+    assert doc["parameters"] == 41 and doc["metadata"]["features"] == FEATURES
+
+
+def test_classification_with_string_labels(tmp_path, capsys, data):
+    model = tmp_path / "cls.npz"
+    code, out, err = run(capsys, "train", data["csv"], "--target", "kind", "--features",
+                         ",".join(FEATURES), "--loss", "cross_entropy", "--val-split", "0",
+                         "--optimizer", "momentum", "--lr", "0.05", "--dtype", "float64",
+                         *FAST, "--out", model)
+    assert code == 0, err
+    assert "(3 classes)" in out and "accuracy" in out
+    net = ln.load(model)
+    assert net.metadata["labels"] == ["high", "low", "mid"]
+    assert net.loss_name == "cross_entropy" and net.dtype == np.float64
+    assert net.optimizer.config()["momentum"] == 0.9
+
+    # predictions to stdout: the original labels and each class's probability
+    code, out, err = run(capsys, "predict", model, data["csv"])
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["kind", "p_high", "p_low", "p_mid"]
+    proba = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    logits = net.predict(standardized(data["X"]))
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)
+    labels = np.array(["high", "low", "mid"])
+    assert [r[0] for r in rows[1:]] == list(labels[logits.argmax(axis=1)])
+
+    code, out, err = run(capsys, "evaluate", model, data["csv"], "--target", "kind")
+    assert code == 0, err
+    m = values(out)
+    truth = np.searchsorted(labels, data["kind"])
+    assert m["accuracy"] == pytest.approx(np.mean(logits.argmax(axis=1) == truth), abs=1e-4)
+    log_p = np.log(expected[np.arange(len(truth)), truth])
+    assert m["loss"] == pytest.approx(-log_p.mean(), rel=1e-6)
+
+    code, out, err = run(capsys, "info", model)
+    assert "classes (3): high, low, mid" in out and "loss: cross_entropy" in out
+
+
+def test_predict_reads_features_by_name(tmp_path, capsys, data):
+    """Column order does not matter for CSV; extra and target columns are ignored."""
+    model = tmp_path / "m.npz"
+    assert run(capsys, "train", data["csv"], "--target", "price", "--features",
+               ",".join(FEATURES), *FAST, "--out", model)[0] == 0
+    shuffled = tmp_path / "new.csv"
+    with open(shuffled, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["x3", "note", "x1", "x2"])
+        for row in data["X"][:5]:
+            w.writerow([repr(float(row[2])), "n/a", repr(float(row[0])), repr(float(row[1]))])
+    code, out_a, err = run(capsys, "predict", model, shuffled)
+    assert code == 0, err
+    code, out_b, err = run(capsys, "predict", model, data["csv"])
+    lines_a, lines_b = out_a.splitlines(), out_b.splitlines()[:6]
+    assert lines_a[0] == lines_b[0] == "price"
+    # equal up to float32 rounding (a 5-row batch may take another kernel path than 120 rows)
+    np.testing.assert_allclose([float(v) for v in lines_a[1:]], [float(v) for v in lines_b[1:]],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_default_features_are_all_other_columns(tmp_path, capsys):
+    p = tmp_path / "d.csv"
+    p.write_text("a,b,t\n" + "".join(f"{i},{i % 3},{2 * i}\n" for i in range(20)))
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", p, "--target", "t", *FAST, "--out", model)
+    assert code == 0, err
+    assert ln.load(model).metadata["features"] == ["a", "b"]
+
+
+def test_npy_and_npz_inputs(tmp_path, capsys, data):
+    table = np.column_stack([data["X"], data["price"]])
+    np.save(tmp_path / "d.npy", table)
+    model = tmp_path / "npy.npz"
+    code, out, err = run(capsys, "train", tmp_path / "d.npy", "--target", "-1", "--val-split",
+                         "0", *FAST, "--out", model)
+    assert code == 0, err
+    net = ln.load(model)
+    assert net.metadata["features"] == ["0", "1", "2"] and net.metadata["targets"] == ["3"]
+    # a features-only array and the full training layout give the same predictions
+    np.save(tmp_path / "feat.npy", data["X"])
+    code, out_a, _ = run(capsys, "predict", model, tmp_path / "feat.npy")
+    code, out_b, _ = run(capsys, "predict", model, tmp_path / "d.npy")
+    assert out_a == out_b
+    got = np.array([float(v) for v in out_a.splitlines()[1:]])
+    expected = (net.predict(standardized(data["X"]))[:, 0] * data["price"].std()
+                + data["price"].mean())
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+    # .npz with X and y: no --target needed; integer labels print as integers
+    labels = (data["X"][:, 0] > 0).astype(np.int64)
+    np.savez(tmp_path / "xy.npz", X=data["X"], y=labels)
+    model = tmp_path / "xy_model.npz"
+    code, out, err = run(capsys, "train", tmp_path / "xy.npz", "--loss", "cross_entropy",
+                         *FAST, "--out", model)
+    assert code == 0, err
+    assert ln.load(model).metadata["labels"] == ["0", "1"]
+    code, out, err = run(capsys, "evaluate", model, tmp_path / "xy.npz")
+    assert code == 0 and "accuracy: " in out
+    code, out, err = run(capsys, "predict", model, tmp_path / "xy.npz")
+    assert {r.split(",")[0] for r in out.splitlines()[1:]} <= {"0", "1"}
+
+
+def test_early_stopping_and_validation_metrics(tmp_path, capsys, data):
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--features",
+                         ",".join(FEATURES), "--epochs", "40", "--lr", "0.05", "--optimizer",
+                         "sgd", "--patience", "0", "--val-split", "0.25", "-q", "--out", model)
+    assert code == 0, err
+    assert "validation: loss" in out and "stopped early after epoch" in out
+    net = ln.load(model)
+    meta = net.metadata
+    assert meta["training"]["epochs"] < 40 and net.epochs_trained == meta["training"]["epochs"]
+    assert meta["rows"] == {"train": 90, "validation": 30}
+    assert set(meta["metrics"]) == {"train", "validation"}
+
+
+def test_plot_writes_png(tmp_path, capsys, data):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "curve.png"
+    code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--features",
+                         "x1,x2,x3", *FAST, "--out", tmp_path / "m.npz", "--plot", png)
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_in_process(capsys):
+    code, out, err = run(capsys, "demo", "--epochs", "2")
+    assert code == 0, err
+    assert "epoch   1  loss" in out and "epoch   2  loss" in out
+    assert "test accuracy:" in out
+
+
+def test_help_and_version(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "train" in out and "predict" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and ln.__version__ in out
+
+
+def test_python_dash_m_demo_subprocess():
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "layernet", "demo", "--epochs", "3"],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "epoch   3  loss" in proc.stdout and "test accuracy:" in proc.stdout
+
+
+# ---------------------------------------------------------------------------
+# Errors: one line on stderr, exit status 2
+# ---------------------------------------------------------------------------
+
+def check_error(code: int, err: str, *fragments: str, usage: bool = False) -> str:
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    if usage:
+        assert lines[0].startswith("usage: layernet")
+    else:
+        assert len(lines) == 1, err
+    assert lines[-1].startswith("layernet: error: ")
+    for fragment in fragments:
+        assert fragment in lines[-1], lines[-1]
+    return lines[-1]
+
+
+@pytest.fixture
+def model(tmp_path, capsys, data):
+    path = tmp_path / "model.npz"
+    assert run(capsys, "train", data["csv"], "--target", "price", "--features",
+               ",".join(FEATURES), *FAST, "--out", path)[0] == 0
+    return path
+
+
+def test_error_missing_data_file(tmp_path, capsys):
+    code, out, err = run(capsys, "train", tmp_path / "nope.csv", "--target", "y",
+                         "--out", tmp_path / "m.npz")
+    check_error(code, err, "nope.csv: no such file")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_error_missing_model_file(tmp_path, capsys, data):
+    code, out, err = run(capsys, "predict", tmp_path / "absent.npz", data["csv"])
+    check_error(code, err, "absent.npz: no such model file")
+
+
+def test_error_unknown_column_lists_available(tmp_path, capsys, data):
+    code, out, err = run(capsys, "train", data["csv"], "--target", "prize",
+                         "--out", tmp_path / "m.npz")
+    check_error(code, err, "no column 'prize'", "id, x1, x2, x3, price, kind")
+
+
+def test_error_non_numeric_cell_row_and_column(tmp_path, capsys, data):
+    lines = data["csv"].read_text().splitlines()
+    cells = lines[7].split(",")
+    cells[2] = "12,5"            # a decimal comma, quoted so the row keeps its width
+    lines[7] = ",".join(cells[:2] + ['"12,5"'] + cells[3:])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    code, out, err = run(capsys, "train", bad, "--target", "price", "--features", "x1,x2,x3",
+                         "--out", tmp_path / "m.npz")
+    check_error(code, err, "bad.csv: row 8, column 'x2'", "header as row 1", "'12,5'")
+
+
+def test_error_string_feature_column(tmp_path, capsys, data):
+    # Without --features every other column is a feature, including the labels.
+    code, out, err = run(capsys, "train", data["csv"], "--target", "price",
+                         "--out", tmp_path / "m.npz")
+    check_error(code, err, "row 2, column 'id'", "expected a number, got 'r0'")
+
+
+def test_error_feature_column_missing_at_predict(tmp_path, capsys, model):
+    p = tmp_path / "few.csv"
+    p.write_text("x1,x3\n1,2\n")
+    code, out, err = run(capsys, "predict", model, p)
+    check_error(code, err, "missing feature column(s) x2", "the file's columns are: x1, x3")
+
+
+def test_error_feature_count_mismatch_array(tmp_path, capsys, model):
+    np.save(tmp_path / "two.npy", np.ones((4, 2)))
+    code, out, err = run(capsys, "predict", model, tmp_path / "two.npy")
+    check_error(code, err, "the model expects 3 feature column(s) (x1, x2, x3)", "has 2")
+
+
+@pytest.mark.parametrize("spec", ["64,x", "64,,32", "0", "-4", "3.5"])
+def test_error_bad_layers(tmp_path, capsys, data, spec):
+    code, out, err = run(capsys, "train", data["csv"], "--target", "price",
+                         f"--layers={spec}", "--out", tmp_path / "m.npz")
+    check_error(code, err, "--layers: expected comma-separated positive integers", repr(spec))
+
+
+def test_error_corrupt_model_files(tmp_path, capsys, data, model):
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a model")
+    code, out, err = run(capsys, "info", garbage)
+    check_error(code, err, "garbage.npz: not a valid layernet model file")
+
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(model.read_bytes()[:300])
+    code, out, err = run(capsys, "predict", truncated, data["csv"])
+    check_error(code, err, "truncated.npz")
+
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, W0=np.ones((2, 2)))
+    code, out, err = run(capsys, "evaluate", foreign, data["csv"], "--target", "price")
+    check_error(code, err, "foreign.npz", "header")
+
+    code, out, err = run(capsys, "info", data["csv"])
+    check_error(code, err, "train.csv: not a valid layernet model file")
+
+
+def test_error_model_without_cli_metadata(tmp_path, capsys, data):
+    bare = tmp_path / "bare.npz"
+    ln.Network([ln.Dense(3, 1)], seed=0).save(bare)
+    code, out, err = run(capsys, "predict", bare, data["csv"])
+    check_error(code, err, "no valid feature list", "layernet train")
+
+
+def test_error_unknown_label_at_evaluate(tmp_path, capsys, data):
+    model = tmp_path / "cls.npz"
+    assert run(capsys, "train", data["csv"], "--target", "kind", "--features", "x1,x2,x3",
+               "--loss", "cross_entropy", *FAST, "--out", model)[0] == 0
+    p = tmp_path / "new.csv"
+    p.write_text("x1,x2,x3,kind\n0,100,0.5,huge\n")
+    code, out, err = run(capsys, "evaluate", model, p, "--target", "kind")
+    check_error(code, err, "label(s) huge the model was not trained on", "high, low, mid")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "DATA", "--target", "price"], "the following arguments are required: --out"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--epochs", "0"],
+     "argument --epochs: expected a positive integer, got '0'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--val-split", "1.5"],
+     "argument --val-split: expected a fraction in [0, 1)"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--lr", "-1"],
+     "argument --lr: expected a positive number"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--optimizer", "rmsprop"],
+     "argument --optimizer: invalid choice: 'rmsprop'"),
+    (["fly"], "invalid choice: 'fly'"),
+    ([], "the following arguments are required: COMMAND"),
+])
+def test_usage_errors_exit_2(tmp_path, capsys, data, argv, fragment):
+    argv = [str(data["csv"]) if a == "DATA" else a for a in argv]
+    code, out, err = run(capsys, *argv)
+    check_error(code, err, fragment, usage=True)
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--target", "kind,price", "--loss", "cross_entropy"], "cross_entropy needs one column"),
+    (["--target", "price", "--features", "x1,price"], "--features: column(s) price are also targets"),
+    (["--target", "price", "--features", "x1", "--val-split", "0.001"],
+     "--val-split: 0.001 of 120 rows leaves 0"),
+    (["--target", "kind", "--features", "x1", "--loss", "cross_entropy", "--val-split", "0"], None),
+])
+def test_train_option_errors(tmp_path, capsys, data, extra, fragment):
+    code, out, err = run(capsys, "train", data["csv"], *extra, *FAST, "--out", tmp_path / "m.npz")
+    if fragment is None:
+        assert code == 0, err
+    else:
+        check_error(code, err, fragment)
+
+
+def test_error_single_class(tmp_path, capsys):
+    p = tmp_path / "d.csv"
+    p.write_text("x,c\n1,a\n2,a\n3,a\n")
+    code, out, err = run(capsys, "train", p, "--target", "c", "--loss", "cross_entropy",
+                         "--val-split", "0", "--out", tmp_path / "m.npz")
+    check_error(code, err, "single class (a)")
+
+
+def test_error_target_required_for_npy(tmp_path, capsys):
+    np.save(tmp_path / "d.npy", np.ones((5, 3)))
+    code, out, err = run(capsys, "train", tmp_path / "d.npy", "--out", tmp_path / "m.npz")
+    check_error(code, err, "--target is required", "0 to 2")
+
+
+def test_error_output_directory_missing(tmp_path, capsys, data, model):
+    code, out, err = run(capsys, "train", data["csv"], "--target", "price",
+                         "--out", tmp_path / "no" / "m.npz")
+    check_error(code, err, "--out: the directory", "does not exist")
+    code, out, err = run(capsys, "predict", model, data["csv"], "--out", tmp_path / "no" / "p.csv")
+    check_error(code, err, "--out: the directory")
+
+
+def test_error_plot_without_matplotlib(tmp_path, capsys, data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib -> ImportError
+    code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--features",
+                         "x1,x2,x3", "--out", tmp_path / "m.npz", "--plot", tmp_path / "c.png")
+    check_error(code, err, "--plot needs matplotlib", "pip install matplotlib")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_error_non_finite_training_is_reported(tmp_path, capsys, data):
+    code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--features",
+                         "x1,x2,x3", "--optimizer", "sgd", "--lr", "1e30", "--epochs", "5", "-q",
+                         "--out", tmp_path / "m.npz")
+    check_error(code, err, "non-finite", "no model was written")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_predictions_file_written_atomically(tmp_path, capsys, data, model):
+    out_path = tmp_path / "preds.csv"
+    out_path.write_text("old contents\n")
+    # a failing predict leaves the previous file untouched and no temporary file behind
+    code, _, err = run(capsys, "predict", model, tmp_path / "missing.csv", "--out", out_path)
+    assert code == 2 and out_path.read_text() == "old contents\n"
+    code, _, err = run(capsys, "predict", model, data["csv"], "--out", out_path)
+    assert code == 0 and out_path.read_text().startswith("price\n")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".layernet-")) == []
