@@ -417,8 +417,10 @@ def cmd_predict(args) -> int:
         if len(targets) != net.n_out:
             targets = [f"y{i}" for i in range(net.n_out)]
         writer.writerow(targets)
+        # As many digits as the network's dtype carries (float32: 7 significant).
+        text = (lambda v: f"{v:.7g}") if net.dtype == np.float32 else (lambda v: repr(float(v)))
         for row in pred:
-            writer.writerow([repr(float(v)) for v in row])
+            writer.writerow([text(v) for v in row])
     if args.out:
         write_atomic(args.out, lambda f: f.write(out.getvalue()), "w", newline="",
                      encoding="utf-8")
