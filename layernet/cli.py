@@ -286,7 +286,13 @@ def cmd_train(args) -> int:
         raise CLIError(f"--target: cross_entropy needs one column of class labels, got "
                        f"{', '.join(targets)}")
 
-    X_raw = table.numeric(features)
+    try:
+        X_raw = table.numeric(features)
+    except DataError as exc:
+        if args.features:
+            raise
+        raise CLIError(f"{exc} (every column but the target is a feature unless --features "
+                       f"names them)") from None
     train_rows, val_rows = split_rows(table.n_rows, args.val_split, args.seed)
     scaler = Standardizer.fit(X_raw[train_rows])
     X = scaler.transform(X_raw)
@@ -555,12 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "Features are standardized; the statistics go into the model file.")
     p.add_argument("data", help="CSV with a header row, .npy (2-D array) or .npz (X and y, "
                    "or one 2-D array)")
-    p.add_argument("--target", default=None,
+    p.add_argument("--target", default=None, metavar="COLS",
                    help="target column(s), comma separated: CSV header names, or column indices "
                    "for .npy/.npz (optional for an .npz with X and y)")
-    p.add_argument("--features", default=None,
+    p.add_argument("--features", default=None, metavar="COLS",
                    help="feature column(s), comma separated (default: every other column)")
-    p.add_argument("--layers", default="64,32",
+    p.add_argument("--layers", default="64,32", metavar="WIDTHS",
                    help="hidden layer widths, comma separated, or 'none' (default 64,32)")
     p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh"],
                    help="hidden layers' activation (default relu); the last layer is linear")
@@ -601,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="loss (and accuracy, or rmse) of a model on labelled data")
     p.add_argument("model", help="model file written by 'layernet train'")
     p.add_argument("data", help="CSV, .npy or .npz with the feature and target columns")
-    p.add_argument("--target", default=None,
+    p.add_argument("--target", default=None, metavar="COLS",
                    help="target column(s), as for train (optional for an .npz with X and y)")
     p.set_defaults(func=cmd_evaluate)
 
