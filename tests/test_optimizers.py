@@ -15,7 +15,6 @@ torch.optim.SGD (dampening 0) and torch.optim.Adam (amsgrad off, L2 weight decay
 They are checked three ways: literal numbers worked out by hand, the kernel hook
 K.optimizer_update against a float64 numpy replay, and whole networks (fit with an
 optimizer) against a numpy replay fed with the gradients reported by net.gradients.
-When torch is importable the network runs are also compared with torch.optim.
 """
 
 import numpy as np
@@ -370,53 +369,3 @@ def test_optimizer_defaults_and_attributes():
     assert (adam.lr, adam.beta1, adam.beta2, adam.eps, adam.weight_decay) == (
         1e-3, 0.9, 0.999, 1e-8, 0.0)
     assert adam.step == 0
-
-
-# ---------------------------------------------------------------------------
-# torch.optim, when torch is importable
-# ---------------------------------------------------------------------------
-
-
-def _torch_replay(torch, kind, kw, params0, grads_per_step):
-    tparams = []
-    for W, B in params0:
-        tparams.append(torch.tensor(W.astype(np.float64), requires_grad=True))
-        tparams.append(torch.tensor(B.astype(np.float64), requires_grad=True))
-    if kind == "sgd":
-        topt = torch.optim.SGD(tparams, lr=kw["lr"], momentum=kw.get("momentum", 0.0),
-                               nesterov=kw.get("nesterov", False),
-                               weight_decay=kw.get("weight_decay", 0.0))
-    else:
-        topt = torch.optim.Adam(tparams, lr=kw["lr"],
-                                betas=(kw.get("beta1", 0.9), kw.get("beta2", 0.999)),
-                                eps=kw.get("eps", 1e-8), weight_decay=kw.get("weight_decay", 0.0))
-    out = []
-    for grads in grads_per_step:
-        flat = [g for pair in grads for g in pair]
-        for tp, g in zip(tparams, flat):
-            tp.grad = torch.tensor(np.asarray(g, dtype=np.float64))
-        topt.step()
-        vals = [tp.detach().numpy().copy() for tp in tparams]
-        out.append(list(zip(vals[0::2], vals[1::2])))
-    return out
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kind, kw", OPT_CASES, ids=OPT_IDS)
-def test_network_fit_matches_torch_optim(kind, kw, dtype):
-    torch = pytest.importorskip("torch")
-    X, Y = _data(dtype, seed=9)
-    net = _make_net(dtype, seed=21)
-    rec = _Recorder(net, X, Y)
-    net.fit(X, Y, epochs=5, batch_size=len(X), optimizer=_make_opt(kind, kw), shuffle=False,
-            callbacks=[rec], verbose=0)
-    expected = _torch_replay(torch, kind, kw, rec.params[0], rec.grads[:-1])
-    # compare step by step, resetting torch to the library's weights is not needed: the
-    # gradients fed to torch are the ones the library saw, so the paths coincide.
-    rtol, atol = tols(dtype)
-    for step, (exp, got) in enumerate(zip(expected, rec.params[1:])):
-        for i, ((We, Be), (Wg, Bg)) in enumerate(zip(exp, got)):
-            np.testing.assert_allclose(Wg, We, rtol=rtol * 50, atol=atol * 50,
-                                       err_msg=f"step {step} W{i}")
-            np.testing.assert_allclose(Bg, Be, rtol=rtol * 50, atol=atol * 50,
-                                       err_msg=f"step {step} B{i}")
