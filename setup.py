@@ -23,6 +23,8 @@ C_SOURCES = sorted(
     for p in (HERE / "csrc").rglob("*.c")
     if "tests" not in p.relative_to(HERE / "csrc").parts
 )
+# Headers: listed as dependencies so that editing one rebuilds the extension.
+C_HEADERS = sorted(str(p.relative_to(HERE)).replace(os.sep, "/") for p in (HERE / "csrc").rglob("*.h"))
 
 UNIX_FLAGS = ["-O3", "-std=c99", "-fno-strict-aliasing", "-Wno-unused-function"]
 MSVC_FLAGS = ["/O2"]
@@ -67,6 +69,7 @@ class BuildExt(build_ext):
 extension = Extension(
     "layernet._kernels",
     sources=["layernet/_kernels.pyx"] + C_SOURCES,
+    depends=C_HEADERS + ["layernet/_kernels.pxd"],
     include_dirs=["csrc", np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
 )

@@ -258,27 +258,45 @@ LN_AVX2_INLINE __m256d ln_d_dact(int act, __m256d h)
 /* Epilogue tiles                                                      */
 /* ------------------------------------------------------------------ */
 
+/* One vector of the epilogue: bias and activation, or times act'(H). */
+LN_AVX2_INLINE __m256 ln_s_epi_vec(int kind, int act, __m256 x, __m256 bias, __m256 h)
+{
+    if (kind == LN_EPI_BIAS_ACT) return ln_s_act(act, _mm256_add_ps(x, bias));
+    return _mm256_mul_ps(x, ln_s_dact(act, h));
+}
+
+LN_AVX2_INLINE __m256d ln_d_epi_vec(int kind, int act, __m256d x, __m256d bias, __m256d h)
+{
+    if (kind == LN_EPI_BIAS_ACT) return ln_d_act(act, _mm256_add_pd(x, bias));
+    return _mm256_mul_pd(x, ln_d_dact(act, h));
+}
+
+/* The epilogue on an m x n tile of C that was just stored (so it is in L1).
+ * Whole vectors use plain loads and stores; a row's last partial vector goes
+ * through a small buffer, because masked stores are slow on AMD cores. */
 LN_AVX2 void ln_sepi_avx2(ptrdiff_t m, ptrdiff_t n, float *c, ptrdiff_t rs_c, const ln_sgemm_aux *aux)
 {
     const int kind = aux->epi, act = aux->act;
-    const float *bias = aux->bias;
+    const __m256 zero = _mm256_setzero_ps();
+    const ptrdiff_t nv = n & ~(ptrdiff_t)7, tail = n - nv;
     ptrdiff_t i, j;
     if (kind == LN_EPI_NONE || (kind == LN_EPI_DACT && act == LN_ACT_IDENTITY)) return;
     /* Loop over rows of the tile */
     for (i = 0; i < m; ++i) {
         float *cr = c + i * rs_c;
-        const float *hr = kind == LN_EPI_DACT ? aux->h + i * aux->ldh : 0;
-        /* Loop over the row, 8 columns at a time, the tail masked */
-        for (j = 0; j < n; j += 8) {
-            __m256i mk = ln_smask(n - j < 8 ? n - j : 8);
-            __m256 x = _mm256_maskload_ps(cr + j, mk);
-            if (kind == LN_EPI_BIAS_ACT) {
-                if (bias) x = _mm256_add_ps(x, _mm256_maskload_ps(bias + j, mk));
-                x = ln_s_act(act, x);
-            } else {
-                x = _mm256_mul_ps(x, ln_s_dact(act, _mm256_maskload_ps(hr + j, mk)));
-            }
-            _mm256_maskstore_ps(cr + j, mk, x);
+        const int dact = kind == LN_EPI_DACT, biased = !dact && aux->bias;
+        const float *hr = dact ? aux->h + i * aux->ldh : 0;
+        /* Loop over the row, 8 columns at a time */
+        for (j = 0; j < nv; j += 8) {
+            __m256 bias = biased ? _mm256_loadu_ps(aux->bias + j) : zero;
+            __m256 h = dact ? _mm256_loadu_ps(hr + j) : zero;
+            _mm256_storeu_ps(cr + j, ln_s_epi_vec(kind, act, _mm256_loadu_ps(cr + j), bias, h));
+        }
+        if (tail) {
+            __m256 bias = biased ? ln_s_load_part(aux->bias + nv, tail) : zero;
+            __m256 h = dact ? ln_s_load_part(hr + nv, tail) : zero;
+            ln_s_store_part(cr + nv, ln_s_epi_vec(kind, act, ln_s_load_part(cr + nv, tail), bias, h),
+                            tail);
         }
     }
 }
@@ -286,24 +304,26 @@ LN_AVX2 void ln_sepi_avx2(ptrdiff_t m, ptrdiff_t n, float *c, ptrdiff_t rs_c, co
 LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux)
 {
     const int kind = aux->epi, act = aux->act;
-    const double *bias = aux->bias;
+    const __m256d zero = _mm256_setzero_pd();
+    const ptrdiff_t nv = n & ~(ptrdiff_t)3, tail = n - nv;
     ptrdiff_t i, j;
     if (kind == LN_EPI_NONE || (kind == LN_EPI_DACT && act == LN_ACT_IDENTITY)) return;
     /* Loop over rows of the tile */
     for (i = 0; i < m; ++i) {
         double *cr = c + i * rs_c;
-        const double *hr = kind == LN_EPI_DACT ? aux->h + i * aux->ldh : 0;
-        /* Loop over the row, 4 columns at a time, the tail masked */
-        for (j = 0; j < n; j += 4) {
-            __m256i mk = ln_dmask(n - j < 4 ? n - j : 4);
-            __m256d x = _mm256_maskload_pd(cr + j, mk);
-            if (kind == LN_EPI_BIAS_ACT) {
-                if (bias) x = _mm256_add_pd(x, _mm256_maskload_pd(bias + j, mk));
-                x = ln_d_act(act, x);
-            } else {
-                x = _mm256_mul_pd(x, ln_d_dact(act, _mm256_maskload_pd(hr + j, mk)));
-            }
-            _mm256_maskstore_pd(cr + j, mk, x);
+        const int dact = kind == LN_EPI_DACT, biased = !dact && aux->bias;
+        const double *hr = dact ? aux->h + i * aux->ldh : 0;
+        /* Loop over the row, 4 columns at a time */
+        for (j = 0; j < nv; j += 4) {
+            __m256d bias = biased ? _mm256_loadu_pd(aux->bias + j) : zero;
+            __m256d h = dact ? _mm256_loadu_pd(hr + j) : zero;
+            _mm256_storeu_pd(cr + j, ln_d_epi_vec(kind, act, _mm256_loadu_pd(cr + j), bias, h));
+        }
+        if (tail) {
+            __m256d bias = biased ? ln_d_load_part(aux->bias + nv, tail) : zero;
+            __m256d h = dact ? ln_d_load_part(hr + nv, tail) : zero;
+            ln_d_store_part(cr + nv, ln_d_epi_vec(kind, act, ln_d_load_part(cr + nv, tail), bias, h),
+                            tail);
         }
     }
 }
@@ -311,6 +331,18 @@ LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, c
 /* ------------------------------------------------------------------ */
 /* Micro-kernel bodies                                                 */
 /* ------------------------------------------------------------------ */
+
+/* Epilogues cheap enough to apply in registers before the tile is stored
+ * (bias add, ReLU, ReLU's derivative); the others (sigmoid, tanh) run on
+ * the stored tile in ln_sepi_avx2 / ln_depi_avx2. */
+enum { LN_FAST_NONE = 0, LN_FAST_BIAS_ACT = 1, LN_FAST_DRELU = 2 };
+
+static inline int ln_fast_epilogue(int epi, int act)
+{
+    if (epi == LN_EPI_BIAS_ACT && (act == LN_ACT_RELU || act == LN_ACT_IDENTITY)) return LN_FAST_BIAS_ACT;
+    if (epi == LN_EPI_DACT && act == LN_ACT_RELU) return LN_FAST_DRELU;
+    return LN_FAST_NONE;
+}
 
 /* One k step of the float tile: two B vectors, MRV broadcasts of A, up to
  * 12 FMAs. Rows past MRV and the second vector when NV == 1 compile away. */
@@ -337,20 +369,31 @@ LN_AVX2 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, c
     } while (0)
 
 /* Row I of the float tile: scale by alpha, merge beta*C (C unread when
- * beta == 0), store; only nl columns of the last vector when MASKB. */
+ * beta == 0), apply a cheap epilogue in registers (see LN_FAST_*), store;
+ * only nl columns of the last vector when MASKB. */
 #define LN_S_STORE(I, X0, X1)                                                     \
     if (MRV > I) {                                                                \
         float *cr_ = c + I * rs_c;                                                \
         X0 = _mm256_mul_ps(va, X0);                                               \
         if (NV > 1) X1 = _mm256_mul_ps(va, X1);                                   \
-        if (NV == 1) {                                                            \
-            if (bnz) X0 = _mm256_fmadd_ps(vb, MASKB ? ln_s_load_part(cr_, nl) : _mm256_loadu_ps(cr_), X0); \
-            if (MASKB) ln_s_store_part(cr_, X0, nl); else _mm256_storeu_ps(cr_, X0); \
-        } else {                                                                  \
-            if (bnz) {                                                            \
+        if (bnz) {                                                                \
+            if (NV == 1) X0 = _mm256_fmadd_ps(vb, MASKB ? ln_s_load_part(cr_, nl) : _mm256_loadu_ps(cr_), X0); \
+            else {                                                                \
                 X0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr_), X0);               \
                 X1 = _mm256_fmadd_ps(vb, MASKB ? ln_s_load_part(cr_ + 8, nl) : _mm256_loadu_ps(cr_ + 8), X1); \
             }                                                                     \
+        }                                                                         \
+        if (fast == LN_FAST_BIAS_ACT) {                                           \
+            if (aux->bias) { X0 = _mm256_add_ps(X0, vbias0); if (NV > 1) X1 = _mm256_add_ps(X1, vbias1); } \
+            if (fast_relu) { X0 = _mm256_max_ps(vzero, X0); if (NV > 1) X1 = _mm256_max_ps(vzero, X1); } \
+        } else if (fast == LN_FAST_DRELU) {                                       \
+            const float *hr_ = aux->h + I * aux->ldh;                             \
+            X0 = _mm256_mul_ps(X0, ln_s_dact(LN_ACT_RELU, NV == 1 && MASKB ? ln_s_load_part(hr_, nl) : _mm256_loadu_ps(hr_))); \
+            if (NV > 1) X1 = _mm256_mul_ps(X1, ln_s_dact(LN_ACT_RELU, MASKB ? ln_s_load_part(hr_ + 8, nl) : _mm256_loadu_ps(hr_ + 8))); \
+        }                                                                         \
+        if (NV == 1) {                                                            \
+            if (MASKB) ln_s_store_part(cr_, X0, nl); else _mm256_storeu_ps(cr_, X0); \
+        } else {                                                                  \
             _mm256_storeu_ps(cr_, X0);                                            \
             if (MASKB) ln_s_store_part(cr_ + 8, X1, nl); else _mm256_storeu_ps(cr_ + 8, X1); \
         }                                                                         \
@@ -393,9 +436,9 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
     __m256 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
     const ptrdiff_t nl = nr - 8 * (NV - 1);   /* columns in the last vector */
     __m256i bm = MASKB == 2 ? ln_smask(nl) : _mm256_setzero_si256();
-    __m256 va, vb;
+    __m256 va, vb, vzero = _mm256_setzero_ps(), vbias0 = vzero, vbias1 = vzero;
     const float *a3;
-    int bnz;
+    int bnz, fast, fast_relu;
     ptrdiff_t p;
     if (PACKED) {
         rs_a = 1; cs_a = 6; rs_b = 16;
@@ -455,13 +498,19 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
     va = _mm256_set1_ps(aux->alpha);
     vb = _mm256_set1_ps(aux->beta);
     bnz = aux->beta != 0.0f;
+    fast = ln_fast_epilogue(aux->epi, aux->act);
+    fast_relu = aux->act == LN_ACT_RELU;
+    if (fast == LN_FAST_BIAS_ACT && aux->bias) {
+        vbias0 = NV == 1 && MASKB ? ln_s_load_part(aux->bias, nl) : _mm256_loadu_ps(aux->bias);
+        if (NV > 1) vbias1 = MASKB ? ln_s_load_part(aux->bias + 8, nl) : _mm256_loadu_ps(aux->bias + 8);
+    }
     LN_S_STORE(0, c0, c1)
     LN_S_STORE(1, c2, c3)
     LN_S_STORE(2, c4, c5)
     LN_S_STORE(3, c6, c7)
     LN_S_STORE(4, c8, c9)
     LN_S_STORE(5, c10, c11)
-    if (aux->epi != LN_EPI_NONE) ln_sepi_avx2(MRV, nr, c, rs_c, aux);
+    if (aux->epi != LN_EPI_NONE && !fast) ln_sepi_avx2(MRV, nr, c, rs_c, aux);
 }
 
 /* The same for double: 6 rows of two 4-wide vectors. */
@@ -489,17 +538,27 @@ LN_AVX2_INLINE void ln_sgemm_avx2_body(const int MRV, const int NV, const int MA
 
 #define LN_D_STORE(I, X0, X1)                                                     \
     if (MRV > I) {                                                                \
-        double *cr_ = c + I * rs_c;                                               \
+        double *cr_ = c + I * rs_c;                                                \
         X0 = _mm256_mul_pd(va, X0);                                               \
         if (NV > 1) X1 = _mm256_mul_pd(va, X1);                                   \
-        if (NV == 1) {                                                            \
-            if (bnz) X0 = _mm256_fmadd_pd(vb, MASKB ? ln_d_load_part(cr_, nl) : _mm256_loadu_pd(cr_), X0); \
-            if (MASKB) ln_d_store_part(cr_, X0, nl); else _mm256_storeu_pd(cr_, X0); \
-        } else {                                                                  \
-            if (bnz) {                                                            \
+        if (bnz) {                                                                \
+            if (NV == 1) X0 = _mm256_fmadd_pd(vb, MASKB ? ln_d_load_part(cr_, nl) : _mm256_loadu_pd(cr_), X0); \
+            else {                                                                \
                 X0 = _mm256_fmadd_pd(vb, _mm256_loadu_pd(cr_), X0);               \
                 X1 = _mm256_fmadd_pd(vb, MASKB ? ln_d_load_part(cr_ + 4, nl) : _mm256_loadu_pd(cr_ + 4), X1); \
             }                                                                     \
+        }                                                                         \
+        if (fast == LN_FAST_BIAS_ACT) {                                           \
+            if (aux->bias) { X0 = _mm256_add_pd(X0, vbias0); if (NV > 1) X1 = _mm256_add_pd(X1, vbias1); } \
+            if (fast_relu) { X0 = _mm256_max_pd(vzero, X0); if (NV > 1) X1 = _mm256_max_pd(vzero, X1); } \
+        } else if (fast == LN_FAST_DRELU) {                                       \
+            const double *hr_ = aux->h + I * aux->ldh;                             \
+            X0 = _mm256_mul_pd(X0, ln_d_dact(LN_ACT_RELU, NV == 1 && MASKB ? ln_d_load_part(hr_, nl) : _mm256_loadu_pd(hr_))); \
+            if (NV > 1) X1 = _mm256_mul_pd(X1, ln_d_dact(LN_ACT_RELU, MASKB ? ln_d_load_part(hr_ + 4, nl) : _mm256_loadu_pd(hr_ + 4))); \
+        }                                                                         \
+        if (NV == 1) {                                                            \
+            if (MASKB) ln_d_store_part(cr_, X0, nl); else _mm256_storeu_pd(cr_, X0); \
+        } else {                                                                  \
             _mm256_storeu_pd(cr_, X0);                                            \
             if (MASKB) ln_d_store_part(cr_ + 4, X1, nl); else _mm256_storeu_pd(cr_ + 4, X1); \
         }                                                                         \
@@ -538,9 +597,9 @@ LN_AVX2_INLINE void ln_dgemm_avx2_body(const int MRV, const int NV, const int MA
     __m256d c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
     const ptrdiff_t nl = nr - 4 * (NV - 1);   /* columns in the last vector */
     __m256i bm = MASKB == 2 ? ln_dmask(nl) : _mm256_setzero_si256();
-    __m256d va, vb;
+    __m256d va, vb, vzero = _mm256_setzero_pd(), vbias0 = vzero, vbias1 = vzero;
     const double *a3;
-    int bnz;
+    int bnz, fast, fast_relu;
     ptrdiff_t p;
     if (PACKED) {
         rs_a = 1; cs_a = 6; rs_b = 8;
@@ -600,13 +659,19 @@ LN_AVX2_INLINE void ln_dgemm_avx2_body(const int MRV, const int NV, const int MA
     va = _mm256_set1_pd(aux->alpha);
     vb = _mm256_set1_pd(aux->beta);
     bnz = aux->beta != 0.0;
+    fast = ln_fast_epilogue(aux->epi, aux->act);
+    fast_relu = aux->act == LN_ACT_RELU;
+    if (fast == LN_FAST_BIAS_ACT && aux->bias) {
+        vbias0 = NV == 1 && MASKB ? ln_d_load_part(aux->bias, nl) : _mm256_loadu_pd(aux->bias);
+        if (NV > 1) vbias1 = MASKB ? ln_d_load_part(aux->bias + 4, nl) : _mm256_loadu_pd(aux->bias + 4);
+    }
     LN_D_STORE(0, c0, c1)
     LN_D_STORE(1, c2, c3)
     LN_D_STORE(2, c4, c5)
     LN_D_STORE(3, c6, c7)
     LN_D_STORE(4, c8, c9)
     LN_D_STORE(5, c10, c11)
-    if (aux->epi != LN_EPI_NONE) ln_depi_avx2(MRV, nr, c, rs_c, aux);
+    if (aux->epi != LN_EPI_NONE && !fast) ln_depi_avx2(MRV, nr, c, rs_c, aux);
 }
 
 /* ------------------------------------------------------------------ */
