@@ -26,7 +26,7 @@ static ln_isa_table ln_table_generic = {
     LN_ISA_GENERIC, "generic",
     { 6, 16, 96, 256, 2040, 131072, 64, 256, 1.5e6 },
     { 6, 8, 96, 256, 2040, 131072, 64, 256, 1e6 },
-    ln_sgemm_ref_6x16, ln_dgemm_ref_6x8, ln_sepi_ref, ln_depi_ref
+    ln_sgemm_ref_6x16, ln_dgemm_ref_6x8, ln_sepi_ref, ln_depi_ref, ln_sgemv_ref, ln_dgemv_ref
 };
 
 #if LN_BUILD_AVX2
@@ -40,7 +40,7 @@ static ln_isa_table ln_table_avx2 = {
     LN_ISA_AVX2, "avx2",
     { 6, 16, 96, 512, 2040, 131072, 64, 256, 1.5e6 },
     { 6, 8, 72, 256, 2040, 131072, 64, 256, 1e6 },
-    ln_sgemm_avx2_6x16, ln_dgemm_avx2_6x8, ln_sepi_avx2, ln_depi_avx2
+    ln_sgemm_avx2_6x16, ln_dgemm_avx2_6x8, ln_sepi_avx2, ln_depi_avx2, ln_sgemv_avx2, ln_dgemv_avx2
 };
 #endif
 

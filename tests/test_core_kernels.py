@@ -164,6 +164,35 @@ def test_gemm_epilogue_dact(isa, dtype, m, n, k, activation, transa, transb):
     close(C, P * O.dact_from_output(activation, H.astype(np.float64)), dtype, 2 * k)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("epilogue", [None, "bias_act", "dact"])
+@pytest.mark.parametrize("n,k", [(1, 5), (7, 3), (23, 100), (250, 300), (1001, 700)],
+                         ids=lambda v: str(v))
+def test_gemm_one_row(isa, dtype, n, k, epilogue, threads):
+    # m == 1 takes the row kernel; 1001 x 700 is big enough to split its
+    # columns across threads, so bias and H must follow each thread's slice.
+    rng = np.random.default_rng(n + k)
+    A, B, opA, opB = operands(rng, 1, n, k, False, False, dtype)
+    kw = {}
+    if epilogue == "bias_act":
+        kw = dict(activation="sigmoid", bias=rand(rng, n, dtype))
+    elif epilogue == "dact":
+        kw = dict(activation="relu", H=act_output(rng, "relu", (1, n), dtype))
+    C = np.full((1, n), np.nan, dtype=dtype)
+    previous = K.get_num_threads()
+    K.set_num_threads(threads)
+    try:
+        K.gemm(A, B, C, alpha=-0.5, epilogue=epilogue, **kw)
+    finally:
+        K.set_num_threads(previous)
+    P = -0.5 * (opA @ opB)
+    if epilogue == "bias_act":
+        P = O.act("sigmoid", P + kw["bias"].astype(np.float64))
+    elif epilogue == "dact":
+        P = P * O.dact_from_output("relu", kw["H"].astype(np.float64))
+    close(C, P, dtype, k)
+
+
 @pytest.mark.parametrize("size", [1000, 1023])
 def test_gemm_large_square(isa, dtype, size):
     rng = np.random.default_rng(size)

@@ -19,6 +19,8 @@
 
 /* k block for a single row tile on unpacked B (see gemm_serial) */
 #define LN_GEMV_KC 16
+/* Bytes of B from which a one-row product is split across threads */
+#define LN_GEMV_MT_BYTES (256.0 * 1024)
 
 /* ------------------------------------------------------------------ */
 /* Workspace: packing buffers owned by the calling OS thread           */
@@ -233,6 +235,20 @@ static void ln_gemm_choose(const ln_gemm_blocks *bk, int transa, ptrdiff_t m, pt
     *nt = nth < 1 ? 1 : nth;
 }
 
+/* Threads for a one-row product with a k x n B: more than one only when B
+ * is big enough that each thread's share outweighs a fork/join (~2 us). */
+static int ln_gemv_threads(ptrdiff_t k, ptrdiff_t n, size_t elem)
+{
+    int nth = ln_get_num_threads();
+    ptrdiff_t panels = (n + 15) / 16;
+#ifndef _OPENMP
+    nth = 1;
+#endif
+    if (!ln_force_threads && (double)k * (double)n * (double)elem < LN_GEMV_MT_BYTES) nth = 1;
+    if (nth > panels) nth = (int)panels;
+    return nth < 1 ? 1 : nth;
+}
+
 /* Thread tid of nth gets whole tiles [lo, hi) of a dimension of size n. */
 static void ln_gemm_range(ptrdiff_t n, int tile, int tid, int nth, ptrdiff_t *lo, ptrdiff_t *hi)
 {
@@ -250,24 +266,28 @@ static void ln_gemm_range(ptrdiff_t n, int tile, int tid, int nth, ptrdiff_t *lo
 #define LN_AUX ln_sgemm_aux
 #define LN_BLK sblk
 #define LN_UKR sgemm_ukr
+#define LN_GEMV sgemv
 #define LN_FN(x) ln_s##x
 #include "gemm_tmpl.h"
 #undef LN_T
 #undef LN_AUX
 #undef LN_BLK
 #undef LN_UKR
+#undef LN_GEMV
 #undef LN_FN
 
 #define LN_T double
 #define LN_AUX ln_dgemm_aux
 #define LN_BLK dblk
 #define LN_UKR dgemm_ukr
+#define LN_GEMV dgemv
 #define LN_FN(x) ln_d##x
 #include "gemm_tmpl.h"
 #undef LN_T
 #undef LN_AUX
 #undef LN_BLK
 #undef LN_UKR
+#undef LN_GEMV
 #undef LN_FN
 
 int ln_sgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,

@@ -4,6 +4,7 @@
  *   LN_T       element type          LN_AUX   micro-kernel aux struct
  *   LN_BLK     ln_isa_table field with the blocks (sblk / dblk)
  *   LN_UKR     ln_isa_table field with the micro-kernel (sgemm_ukr / dgemm_ukr)
+ *   LN_GEMV    ln_isa_table field with the row kernel (sgemv / dgemv)
  *   LN_FN(x)   names a function of this type
  * No include guard: it is meant to be included more than once.
  */
@@ -221,6 +222,32 @@ static void LN_FN(gemm_team)(const ln_isa_table *t, int tid, int nth, ptrdiff_t 
 }
 #endif
 
+/* One row of C (m == 1) on row-major B: the row kernel, with the columns
+ * split across threads when B is big enough to repay the fork (each thread
+ * then streams its own share of every B row, from its own core's cache on
+ * repeated calls). */
+static void LN_FN(gemv_run)(const ln_isa_table *t, ptrdiff_t k, ptrdiff_t n,
+                            const LN_T *A, ptrdiff_t cs_a, const LN_T *B, ptrdiff_t rs_b,
+                            LN_T *C, const LN_AUX *aux)
+{
+    int nt = ln_gemv_threads(k, n, sizeof(LN_T));
+    if (nt <= 1) {
+        t->LN_GEMV(k, n, A, cs_a, B, rs_b, C, aux);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        ptrdiff_t lo, hi;
+        LN_AUX a2 = *aux;
+        ln_gemm_range(n, 16, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (a2.bias) a2.bias += lo;
+        if (a2.h) a2.h += lo;
+        if (hi > lo) t->LN_GEMV(k, hi - lo, A, cs_a, B + lo, rs_b, C + lo, &a2);
+    }
+#endif
+}
+
 /* The public entry: validate nothing (Python did), pick the path and the
  * thread split, make sure this caller's workspace is big enough, run. */
 static int LN_FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -256,6 +283,11 @@ static int LN_FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptr
     /* Strides of op(A) (m x k) and op(B) (k x n) */
     rs_a = transa ? 1 : lda;  cs_a = transa ? lda : 1;
     rs_b = transb ? 1 : ldb;  cs_b = transb ? ldb : 1;
+
+    if (m == 1 && cs_b == 1 && !ln_force_path) {
+        LN_FN(gemv_run)(t, k, n, A, cs_a, B, rs_b, C, &aux);
+        return LN_OK;
+    }
 
     ln_gemm_choose(bk, transa, m, n, k, (size_t)lda * sizeof(LN_T), (size_t)ldb * sizeof(LN_T),
                    &pack_a, &pack_b, &nt, &split_rows);

@@ -85,6 +85,17 @@ typedef void (*ln_sepi_ft)(ptrdiff_t m, ptrdiff_t n, float *c, ptrdiff_t rs_c,
 typedef void (*ln_depi_ft)(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c,
                            const ln_dgemm_aux *aux);
 
+/* Row kernel (GEMV) for products with one row of C, such as batch-1 predict:
+ *   c[j] := epi(alpha * sum_p a[p*cs_a] * b[p*rs_b + j] + beta * c[j]),  0 <= j < n
+ * any n >= 1 and k >= 0, beta == 0: c is not read. B has unit column stride
+ * and is read in place, one row per k step; the kernel keeps enough
+ * independent accumulators to hide the FMA latency, which a 6-row tile
+ * kernel with a single row cannot. aux->bias and aux->h point at column 0. */
+typedef void (*ln_sgemv_ft)(ptrdiff_t k, ptrdiff_t n, const float *a, ptrdiff_t cs_a,
+                            const float *b, ptrdiff_t rs_b, float *c, const ln_sgemm_aux *aux);
+typedef void (*ln_dgemv_ft)(ptrdiff_t k, ptrdiff_t n, const double *a, ptrdiff_t cs_a,
+                            const double *b, ptrdiff_t rs_b, double *c, const ln_dgemm_aux *aux);
+
 /* Cache blocks and path thresholds of one element type on one ISA. */
 typedef struct {
     int mr, nr;            /* register tile of the micro-kernel */
@@ -104,6 +115,8 @@ typedef struct {
     ln_dgemm_ukr_ft dgemm_ukr;
     ln_sepi_ft sepi;
     ln_depi_ft depi;
+    ln_sgemv_ft sgemv;
+    ln_dgemv_ft dgemv;
 } ln_isa_table;
 
 /* dispatch.c: the active table (initialising on first use) and, for tests
@@ -129,6 +142,10 @@ void ln_dgemm_ref_6x8(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
                       double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux);
 void ln_sepi_ref(ptrdiff_t m, ptrdiff_t n, float *c, ptrdiff_t rs_c, const ln_sgemm_aux *aux);
 void ln_depi_ref(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux);
+void ln_sgemv_ref(ptrdiff_t k, ptrdiff_t n, const float *a, ptrdiff_t cs_a,
+                  const float *b, ptrdiff_t rs_b, float *c, const ln_sgemm_aux *aux);
+void ln_dgemv_ref(ptrdiff_t k, ptrdiff_t n, const double *a, ptrdiff_t cs_a,
+                  const double *b, ptrdiff_t rs_b, double *c, const ln_dgemm_aux *aux);
 
 #if LN_BUILD_AVX2
 /* AVX2+FMA kernels (kernels/avx2/gemm_avx2.c). Call only when the CPU has
@@ -143,6 +160,10 @@ void ln_dgemm_avx2_6x8(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
                        double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux);
 void ln_sepi_avx2(ptrdiff_t m, ptrdiff_t n, float *c, ptrdiff_t rs_c, const ln_sgemm_aux *aux);
 void ln_depi_avx2(ptrdiff_t m, ptrdiff_t n, double *c, ptrdiff_t rs_c, const ln_dgemm_aux *aux);
+void ln_sgemv_avx2(ptrdiff_t k, ptrdiff_t n, const float *a, ptrdiff_t cs_a,
+                   const float *b, ptrdiff_t rs_b, float *c, const ln_sgemm_aux *aux);
+void ln_dgemv_avx2(ptrdiff_t k, ptrdiff_t n, const double *a, ptrdiff_t cs_a,
+                   const double *b, ptrdiff_t rs_b, double *c, const ln_dgemm_aux *aux);
 #endif
 
 #endif /* LN_KERNELS_H */

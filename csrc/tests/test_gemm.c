@@ -171,7 +171,8 @@ static void test_api(const char *tag, int big)
         { 1000, 17, 255 }, { 17, 1000, 257 }, { 257, 255, 1023 }, { 100, 1023, 64 },
         { 1023, 33, 100 }, { 64, 64, 1000 }, { 255, 257, 257 }, { 1, 1023, 1000 },
         { 1000, 1, 1023 }, { 33, 1000, 5 }, { 100, 100, 100 }, { 257, 1000, 15 },
-        { 31, 255, 1023 }, { 1023, 257, 2 }, { 64, 100, 255 }, { 8, 16, 1000 }
+        { 31, 255, 1023 }, { 1023, 257, 2 }, { 64, 100, 255 }, { 8, 16, 1000 },
+        { 1, 1100, 1000 }   /* a float B over 4 MiB: the row kernel's streaming path */
     };
     int dt;
     size_t a, b, c;
@@ -275,6 +276,66 @@ static void test_twins(void)
                     return;
                 }
             }
+    }
+}
+
+/* SIMD row kernels against their reference twins: ragged n (every column
+ * block and tail), strided A, alpha/beta, every epilogue; and one B past
+ * LN_GEMV_FOLD_BYTES for the streaming path. C past n must stay untouched. */
+static void test_gemv_twins(void)
+{
+    enum { K = 300, N = 300, BIGK = 1100, BIGN = 1000 };
+    static float a[3 * BIGK], b[BIGK * BIGN], c1[BIGN + 8], c2[BIGN + 8], hs[BIGN], bs[BIGN];
+    static double ad[3 * K], bd[K * N], d1[N + 8], d2[N + 8], hd[N], bsd[N];
+    int it, i;
+    if (!ln_isa_supported(LN_ISA_AVX2)) return;
+    for (i = 0; i < 3 * BIGK; ++i) a[i] = (float)urand();
+    for (i = 0; i < BIGK * BIGN; ++i) b[i] = (float)urand();
+    for (i = 0; i < 3 * K; ++i) ad[i] = urand();
+    for (i = 0; i < K * N; ++i) bd[i] = urand();
+    for (i = 0; i < BIGN; ++i) { hs[i] = (float)(0.5 + 0.5 * urand()); bs[i] = (float)urand(); }
+    for (i = 0; i < N; ++i) { hd[i] = 0.5 + 0.5 * urand(); bsd[i] = urand(); }
+    for (it = 0; it < 1500; ++it) {
+        int big = it == 0;
+        ptrdiff_t k = big ? BIGK : irand(K + 1), n = big ? BIGN : 1 + irand(N), j;
+        ptrdiff_t cs_a = 1 + 2 * irand(2), rs_b = big ? BIGN : n + irand(3);
+        ln_sgemm_aux sa;
+        ln_dgemm_aux da;
+        if (!big && k * rs_b > K * N) rs_b = n;
+        sa.alpha = irand(2) ? 1.0f : -0.5f; sa.beta = big ? 0.0f : (float)irand(3) * 0.5f;
+        sa.epi = irand(3); sa.act = irand(4); sa.bias = irand(2) ? bs : NULL; sa.h = hs; sa.ldh = 0;
+        sa.b_padded = 0;
+        da.alpha = sa.alpha; da.beta = sa.beta; da.epi = sa.epi; da.act = sa.act;
+        da.bias = sa.bias ? bsd : NULL; da.h = hd; da.ldh = 0; da.b_padded = 0;
+        if (big && sa.epi == LN_EPI_BIAS_ACT && !sa.bias) sa.bias = bs;
+        for (i = 0; i < BIGN + 8; ++i) c1[i] = c2[i] = (float)urand();
+        for (i = 0; i < N + 8; ++i) d1[i] = d2[i] = urand();
+        ln_sgemv_ref(k, n, a, cs_a, b, rs_b, c1, &sa);
+        ln_sgemv_avx2(k, n, a, cs_a, b, rs_b, c2, &sa);
+        if (!big) {
+            ln_dgemv_ref(k, n, ad, cs_a, bd, rs_b, d1, &da);
+            ln_dgemv_avx2(k, n, ad, cs_a, bd, rs_b, d2, &da);
+        }
+        for (j = 0; j < (big ? BIGN : N) + 8; ++j) {
+            int inside = j < n;
+            double tol = 1e-6 * (k + 4);
+            ++n_checks;
+            if (inside ? !(fabs(c1[j] - c2[j]) <= tol) : c1[j] != c2[j]) {
+                ++n_fail;
+                fprintf(stderr, "FAIL gemv twin s k=%td n=%td cs_a=%td beta=%g epi=%d act=%d at %td: ref %.9g avx2 %.9g\n",
+                        k, n, cs_a, sa.beta, sa.epi, sa.act, j, c1[j], c2[j]);
+                return;
+            }
+            if (big) continue;
+            tol = 1e-14 * (k + 4);
+            ++n_checks;
+            if (inside ? !(fabs(d1[j] - d2[j]) <= tol) : d1[j] != d2[j]) {
+                ++n_fail;
+                fprintf(stderr, "FAIL gemv twin d k=%td n=%td cs_a=%td beta=%g epi=%d act=%d at %td: ref %.17g avx2 %.17g\n",
+                        k, n, cs_a, da.beta, da.epi, da.act, j, d1[j], d2[j]);
+                return;
+            }
+        }
     }
 }
 
@@ -508,6 +569,7 @@ int main(int argc, char **argv)
     test_empty();
 #if LN_BUILD_AVX2
     test_twins();
+    test_gemv_twins();
     test_activations();
 #endif
     for (i = 0; i < sizeof isas / sizeof *isas; ++i) {

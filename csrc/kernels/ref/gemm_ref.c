@@ -32,8 +32,9 @@ static double ln_ref_dact(int act, double h)
     }
 }
 
-/* The epilogue tile and the micro-kernel, written once for both types. */
-#define LN_REF_GEMM(T, AUX, EPI, UKR, MR, NR)                                       \
+/* The epilogue tile, the micro-kernel and the row kernel, written once for
+ * both types. */
+#define LN_REF_GEMM(T, AUX, EPI, UKR, GEMV, MR, NR)                                       \
 void EPI(ptrdiff_t m, ptrdiff_t n, T *c, ptrdiff_t rs_c, const AUX *aux)            \
 {                                                                                   \
     ptrdiff_t i, j;                                                                 \
@@ -78,7 +79,28 @@ void UKR(ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,                               
             c[i * rs_c + j] = x;                                                    \
         }                                                                           \
     if (aux->epi != LN_EPI_NONE) EPI(mr, nr, c, rs_c, aux);                         \
+}                                                                                   \
+                                                                                    \
+void GEMV(ptrdiff_t k, ptrdiff_t n, const T *a, ptrdiff_t cs_a,                     \
+          const T *b, ptrdiff_t rs_b, T *c, const AUX *aux)                         \
+{                                                                                   \
+    T acc[NR];                                                                      \
+    ptrdiff_t j0, j, p;                                                             \
+    /* Loop over the row, NR columns at a time */                                   \
+    for (j0 = 0; j0 < n; j0 += NR) {                                                \
+        ptrdiff_t nr = n - j0 < NR ? n - j0 : NR;                                   \
+        for (j = 0; j < nr; ++j) acc[j] = 0;                                        \
+        /* Loop over k: one row of B per step */                                    \
+        for (p = 0; p < k; ++p)                                                     \
+            for (j = 0; j < nr; ++j) acc[j] += a[p * cs_a] * b[p * rs_b + j0 + j];  \
+        for (j = 0; j < nr; ++j) {                                                  \
+            T x = aux->alpha * acc[j];                                              \
+            if (aux->beta != 0) x += aux->beta * c[j0 + j];                         \
+            c[j0 + j] = x;                                                          \
+        }                                                                           \
+    }                                                                               \
+    if (aux->epi != LN_EPI_NONE) EPI(1, n, c, 0, aux);                              \
 }
 
-LN_REF_GEMM(float, ln_sgemm_aux, ln_sepi_ref, ln_sgemm_ref_6x16, 6, 16)
-LN_REF_GEMM(double, ln_dgemm_aux, ln_depi_ref, ln_dgemm_ref_6x8, 6, 8)
+LN_REF_GEMM(float, ln_sgemm_aux, ln_sepi_ref, ln_sgemm_ref_6x16, ln_sgemv_ref, 6, 16)
+LN_REF_GEMM(double, ln_dgemm_aux, ln_depi_ref, ln_dgemm_ref_6x8, ln_dgemv_ref, 6, 8)
