@@ -12,7 +12,9 @@ Method. Each measurement is the median of several samples; a sample times k
 back-to-back calls (k chosen so that a sample lasts a few milliseconds) and
 the number of samples is chosen so that a peer gets about --budget seconds.
 The peers of one measurement (same work, same thread count) take their samples
-in turn, round after round, so that drift on a shared machine hits them alike.
+in interleaved blocks, so that drift on a shared machine hits them alike; each
+block starts after a short pause so that the previous peer's thread pool
+(OpenBLAS, OpenMP) has stopped spinning and does not steal a core.
 Speedup = peer time / layernet time: above 1 means layernet is faster.
 
 Threads are set in-process (layernet.set_num_threads, threadpoolctl for numpy's
@@ -47,6 +49,8 @@ import workloads as W  # noqa: E402
 SAMPLE_SECONDS = 0.004      # one sample lasts at least this long (k calls)
 MIN_SAMPLES = 3
 MAX_SAMPLES = 41
+BLOCKS = 3                  # each peer's samples come in this many interleaved runs
+SETTLE_SECONDS = 0.15       # pause before each run: lets other thread pools go idle
 
 
 # ---------------------------------------------------------------------------
@@ -71,8 +75,15 @@ def _calibrate(fn, sample_seconds):
 
 
 def measure(fns: dict, budget: float, min_samples=MIN_SAMPLES, max_samples=MAX_SAMPLES,
-            sample_seconds=SAMPLE_SECONDS) -> dict:
-    """Median seconds per call of each callable in `fns`, interleaved."""
+            sample_seconds=SAMPLE_SECONDS, blocks=BLOCKS, settle=SETTLE_SECONDS) -> dict:
+    """Median seconds per call of each callable in `fns`, in interleaved blocks.
+
+    Each peer takes its samples in `blocks` runs of consecutive samples; the
+    peers take turns block by block (rotating who goes first), and each block
+    starts after a `settle` pause and one untimed call. The pause matters with
+    threads: a BLAS or OpenMP pool keeps spinning for a while after its last
+    call (OpenBLAS for about 0.1 s), and would otherwise steal a core from the
+    peer timed next."""
     plan = {}
     for name, fn in fns.items():
         per_call, k = _calibrate(fn, sample_seconds)
@@ -80,21 +91,24 @@ def measure(fns: dict, budget: float, min_samples=MIN_SAMPLES, max_samples=MAX_S
         plan[name] = (k, n)
     samples = {name: [] for name in fns}
     names = list(fns)
-    rounds = max(n for _, n in plan.values())
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for r in range(rounds):
-            order = names[r % len(names):] + names[:r % len(names)]   # rotate who goes first
+        for b in range(blocks):
+            order = names[b % len(names):] + names[:b % len(names)]   # rotate who goes first
             for name in order:
                 k, n = plan[name]
-                if len(samples[name]) >= n:
+                todo = math.ceil(n * (b + 1) / blocks) - len(samples[name])
+                if todo <= 0:
                     continue
                 fn = fns[name]
-                t = time.perf_counter()
-                for _ in range(k):
-                    fn()
-                samples[name].append((time.perf_counter() - t) / k)
+                time.sleep(settle)
+                fn()
+                for _ in range(todo):
+                    t = time.perf_counter()
+                    for _ in range(k):
+                        fn()
+                    samples[name].append((time.perf_counter() - t) / k)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -572,7 +586,7 @@ def header(args, threads_list):
         f"- Run: threads {','.join(map(str, threads_list))}, sections "
         f"{args.only or 'gemm, train, predict'}, {'quick, ' if args.quick else ''}"
         f"~{args.budget:.2f} s per peer per measurement, float32 unless stated",
-        "- Times are medians; peers are interleaved; **speedup = peer time / layernet time** "
+        "- Times are medians; peers are interleaved in blocks, each after a 0.15 s pause; **speedup = peer time / layernet time** "
         "(> 1: layernet faster). Train/predict GFLOP/s count the matrix products only.",
         "",
     ]
