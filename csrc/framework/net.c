@@ -10,6 +10,20 @@
 
 #include "ops.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#define LN_THREAD_ID() omp_get_thread_num()
+#define LN_THREAD_COUNT() omp_get_num_threads()
+#else
+#define LN_THREAD_ID() 0
+#define LN_THREAD_COUNT() 1
+#endif
+
+/* Parameters from which the per-step element-wise passes (finiteness check,
+ * optimizer update) are split across threads: below it a fork costs more
+ * than the memory-bound pass it would share. */
+#define LN_ELEMENTWISE_MT_PARAMS 65536
+
 struct ln_net {
     int dtype;
     int n_layers;
@@ -26,6 +40,15 @@ struct ln_net {
     void *A[2];             /* capacity x max_width each */
     void *Xb, *Yb;          /* fit's gathered batch */
 };
+
+/* Threads for the element-wise passes over this network's parameters. */
+static int ln_elementwise_threads(const struct ln_net *net)
+{
+    ptrdiff_t params = 0;
+    int l;
+    for (l = 0; l < net->n_layers; l++) params += net->sizes[l] * net->sizes[l + 1];
+    return params >= LN_ELEMENTWISE_MT_PARAMS ? ln_get_num_threads() : 1;
+}
 
 #define T float
 #define SFX f32

@@ -56,6 +56,49 @@ static int NET_FN(net_predict)(ln_net *net, ptrdiff_t n, const T *X, T *out)
     return NET_FN(net_forward)(net, n, X, out);
 }
 
+/* 1 if every gradient element is finite. Each thread checks its share of
+ * every layer's dW (one parallel region for the whole network). */
+static int NET_FN(grads_finite)(ln_net *net)
+{
+    const ptrdiff_t *sz = net->sizes;
+    int ok = 1, l;
+    for (l = 0; l < net->n_layers; l++)
+        ok &= OP(ln_all_finite)(sz[l + 1], (const T *)net->dB[l]);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(ln_elementwise_threads(net)) reduction(&&:ok)
+#endif
+    {
+        int tid = LN_THREAD_ID(), nth = LN_THREAD_COUNT();
+        for (l = 0; l < net->n_layers; l++) {
+            ptrdiff_t size = sz[l] * sz[l + 1], lo = size * tid / nth, hi = size * (tid + 1) / nth;
+            ok = ok && OP(ln_all_finite)(hi - lo, (const T *)net->dW[l] + lo);
+        }
+    }
+    return ok;
+}
+
+/* The optimizer update of every parameter, the weights split across
+ * threads like grads_finite (the biases are small: the first thread). */
+static void NET_FN(apply_update)(ln_net *net, ln_optimizer *opt, long long t)
+{
+    const ptrdiff_t *sz = net->sizes;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(ln_elementwise_threads(net))
+#endif
+    {
+        int tid = LN_THREAD_ID(), nth = LN_THREAD_COUNT(), l;
+        for (l = 0; l < net->n_layers; l++) {
+            ptrdiff_t size = sz[l] * sz[l + 1], lo = size * tid / nth, hi = size * (tid + 1) / nth;
+            T *s1 = (T *)net->S1W[l], *s2 = (T *)net->S2W[l];
+            OP(ln_opt_update)(opt, t, hi - lo, (T *)net->W[l] + lo, (const T *)net->dW[l] + lo,
+                              s1 ? s1 + lo : NULL, s2 ? s2 + lo : NULL);
+            if (tid == 0)
+                OP(ln_opt_update)(opt, t, sz[l + 1], (T *)net->B[l], (const T *)net->dB[l],
+                                  (T *)net->S1B[l], (T *)net->S2B[l]);
+        }
+    }
+}
+
 /* Forward, loss and backward into net->dW / net->dB. LN_ERR_NONFINITE if the
  * loss or a gradient is not finite. */
 static int NET_FN(net_gradients)(ln_net *net, int loss_kind, ptrdiff_t n, const T *X,
@@ -93,27 +136,16 @@ static int NET_FN(net_gradients)(ln_net *net, int loss_kind, ptrdiff_t n, const 
     }
 
     /* All-or-nothing: a step must not apply a gradient with an inf or nan in it. */
-    for (l = 0; l < L; l++) {
-        if (!OP(ln_all_finite)(sz[l] * sz[l + 1], (const T *)net->dW[l]) ||
-            !OP(ln_all_finite)(sz[l + 1], (const T *)net->dB[l]))
-            return LN_ERR_NONFINITE;
-    }
-    return LN_OK;
+    return NET_FN(grads_finite)(net) ? LN_OK : LN_ERR_NONFINITE;
 }
 
 static int NET_FN(net_train_step)(ln_net *net, int loss_kind, ln_optimizer *opt, ptrdiff_t n,
                                   const T *X, const T *Y, double *loss)
 {
-    const ptrdiff_t *sz = net->sizes;
     const long long t = opt->step + 1;
-    int l, status = NET_FN(net_gradients)(net, loss_kind, n, X, Y, loss);
+    int status = NET_FN(net_gradients)(net, loss_kind, n, X, Y, loss);
     if (status != LN_OK) return status;
-    for (l = 0; l < net->n_layers; l++) {
-        OP(ln_opt_update)(opt, t, sz[l] * sz[l + 1], (T *)net->W[l], (const T *)net->dW[l],
-                          (T *)net->S1W[l], (T *)net->S2W[l]);
-        OP(ln_opt_update)(opt, t, sz[l + 1], (T *)net->B[l], (const T *)net->dB[l],
-                          (T *)net->S1B[l], (T *)net->S2B[l]);
-    }
+    NET_FN(apply_update)(net, opt, t);
     opt->step = t;
     return LN_OK;
 }
