@@ -76,10 +76,16 @@ typedef struct {
 /* C := epilogue(alpha * op(A) * op(B) + beta * C), row-major.
  * op(A) is m x k: A itself (m x k, row stride lda) if transa == 0,
  * else the transpose of A stored as k x m (row stride lda). Same for B (k x n).
- * beta == 0 means C is not read (it may hold garbage or NaN).
+ * beta == 0 means C is not read (it may hold garbage or NaN); alpha == 0
+ * means A and B are not read (as in BLAS).
  * epi may be NULL (same as LN_EPI_NONE). k == 0 is allowed (C = beta*C, then epilogue).
+ * For DACT, H must not overlap C. relu passes NaN through (max(0, NaN) = NaN).
+ * Returns LN_OK, or LN_ERR_NOMEM when the packing workspace must grow (the
+ * first call on a thread, or a larger problem than before) and cannot.
  * Thread-safe: concurrent calls from different OS threads are allowed.
- * After the first call on a thread no memory is allocated. */
+ * After the first call of a given size on a thread no memory is allocated.
+ * ln_set_isa and ln_set_num_threads are process-wide: do not change them
+ * while another thread is inside a call. */
 int ln_sgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
              float alpha, const float *A, ptrdiff_t lda,
              const float *B, ptrdiff_t ldb,
