@@ -5,10 +5,12 @@
  * always-inline body specialised at compile time for the rows it holds (1..6),
  * the vectors per row (1 or 2) and a masked last vector, plus a packed full
  * tile with constant strides; edge tiles therefore do only the work they need
- * and never touch memory outside the tile. The epilogue runs on the tile
+ * and never touch memory outside the tile. Bias, ReLU and ReLU' are applied
+ * to the accumulators before the store; sigmoid and tanh run on the tile
  * right after it is stored, while it is in L1 (ln_sepi_avx2 / ln_depi_avx2),
  * with a vector exp accurate to float rounding in float32 and ~1e-15
- * relative in float64. Everything here carries target("avx2,fma"); the
+ * relative in float64. ln_sgemv_avx2 / ln_dgemv_avx2 are the row kernels for
+ * one-row products. Everything here carries target("avx2,fma"); the
  * helpers are static inline so no baseline caller links to them.
  */
 #include "../kernels.h"

@@ -34,7 +34,7 @@ static double ln_ref_dact(int act, double h)
 
 /* The epilogue tile, the micro-kernel and the row kernel, written once for
  * both types. */
-#define LN_REF_GEMM(T, AUX, EPI, UKR, GEMV, MR, NR)                                       \
+#define LN_REF_GEMM(T, AUX, EPI, UKR, GEMV, MR, NR)                                 \
 void EPI(ptrdiff_t m, ptrdiff_t n, T *c, ptrdiff_t rs_c, const AUX *aux)            \
 {                                                                                   \
     ptrdiff_t i, j;                                                                 \
