@@ -54,6 +54,10 @@ void ln_set_num_threads(int n);
 int ln_get_num_threads(void);
 int ln_openmp_enabled(void);
 
+/* Heap allocations the library has made since the process started. Steps and
+ * predictions after the first at a given batch size leave it unchanged. */
+long long ln_alloc_count(void);
+
 /* ------------------------------------------------------------------ */
 /* GEMM                                                                */
 /* ------------------------------------------------------------------ */

@@ -61,6 +61,7 @@ cdef extern from "layernet.h" nogil:
     void ln_set_num_threads(int n) noexcept
     int ln_get_num_threads() noexcept
     int ln_openmp_enabled() noexcept
+    long long ln_alloc_count() noexcept
 
     int ln_sgemm(int transa, int transb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                  float alpha, const float *A, Py_ssize_t lda, const float *B, Py_ssize_t ldb,

@@ -86,6 +86,12 @@ def openmp_enabled():
     return bool(ln_openmp_enabled())
 
 
+def alloc_count():
+    """Heap allocations the C library has made so far (for tests: a step or a
+    prediction after the first at a given batch size must not change it)."""
+    return ln_alloc_count()
+
+
 def compile_flags():
     """The compiler flags this extension was built with."""
     return LN_COMPILE_FLAGS.decode().split()

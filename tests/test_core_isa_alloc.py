@@ -197,3 +197,48 @@ def test_memory_probe_sees_numpy_allocations():
     leak = []
     growth = _growth(lambda: leak.append(net.predict(X)))
     assert growth > 300 * 64 * 3 * 4
+
+
+def _c_allocations(fn, calls=50):
+    """Heap allocations the C library makes over `calls` calls of fn, after one warm-up."""
+    fn()
+    before = K.alloc_count()
+    for _ in range(calls):
+        fn()
+    return K.alloc_count() - before
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("isa", K.available_isas())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_steady_state_allocates_nothing_in_c(dtype, isa, threads):
+    # A network big enough that its GEMMs pack, thread, and (batch 1) take the
+    # row kernel with its columns split; tracemalloc cannot see any of this.
+    previous_isa, previous_threads = K.get_isa(), K.get_num_threads()
+    K.set_isa(isa)
+    K.set_num_threads(threads)
+    try:
+        net = ln.Network([ln.Dense(300, 256, activation="relu"), ln.Dense(256, 260, activation="tanh"),
+                          ln.Dense(260, 3)], dtype=dtype, seed=0)
+        rng = np.random.default_rng(3)
+        X = rng.uniform(-1, 1, (200, 300)).astype(dtype)
+        Y = rng.uniform(-1, 1, (200, 3)).astype(dtype)
+        adam = ln.Adam(1e-4)
+        assert _c_allocations(lambda: net.train_step(X, Y, 1e-4)) == 0
+        assert _c_allocations(lambda: net.predict(X)) == 0
+        assert _c_allocations(lambda: net.predict(X[:1])) == 0
+        assert _c_allocations(lambda: net.fit(X, Y, epochs=1, batch_size=50, optimizer=adam,
+                                              verbose=0), calls=3) == 0
+    finally:
+        K.set_isa(previous_isa)
+        K.set_num_threads(previous_threads)
+
+
+def test_alloc_count_sees_workspace_growth():
+    """Control: a larger batch than any before must grow the workspaces."""
+    net = ln.Network([ln.Dense(16, 8, activation="relu"), ln.Dense(8, 3)], seed=0)
+    rng = np.random.default_rng(4)
+    net.train_step(rng.uniform(-1, 1, (8, 16)), rng.uniform(-1, 1, (8, 3)), 1e-3)
+    before = K.alloc_count()
+    net.train_step(rng.uniform(-1, 1, (4096, 16)), rng.uniform(-1, 1, (4096, 3)), 1e-3)
+    assert K.alloc_count() > before

@@ -12,6 +12,7 @@
 #endif
 #include "layernet.h"
 #include "kernels/kernels.h"
+#include "alloc.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -57,7 +58,7 @@ static int ln_gemm_buf_reserve(ln_gemm_buf *b, size_t bytes)
 {
     void *raw;
     if (bytes <= b->bytes) return LN_OK;
-    raw = malloc(bytes + 64);
+    raw = ln_malloc(bytes + 64);
     if (!raw) return LN_ERR_NOMEM;
     free(b->raw);
     b->raw = raw;
@@ -102,7 +103,7 @@ static ln_gemm_ws *ln_gemm_tls(void)
 {
     ln_gemm_ws *ws = ln_tls_ws;
     if (ws) return ws;
-    ws = (ln_gemm_ws *)calloc(1, sizeof *ws);
+    ws = (ln_gemm_ws *)ln_calloc(1, sizeof *ws);
     if (!ws) return 0;
 #ifdef LN_GEMM_TLS_CLEANUP
     pthread_once(&ln_gemm_key_once, ln_gemm_key_make);
@@ -118,10 +119,10 @@ static int ln_gemm_ws_grow(ln_gemm_ws *ws, int nt, size_t abytes, size_t bbytes)
 {
     int i;
     if (nt > ws->nslots) {
-        ln_gemm_buf *na = (ln_gemm_buf *)calloc((size_t)nt, sizeof *na);
-        ln_gemm_buf *nb = (ln_gemm_buf *)calloc((size_t)nt, sizeof *nb);
-        void **pa = (void **)calloc((size_t)nt, sizeof *pa);
-        void **pb = (void **)calloc((size_t)nt, sizeof *pb);
+        ln_gemm_buf *na = (ln_gemm_buf *)ln_calloc((size_t)nt, sizeof *na);
+        ln_gemm_buf *nb = (ln_gemm_buf *)ln_calloc((size_t)nt, sizeof *nb);
+        void **pa = (void **)ln_calloc((size_t)nt, sizeof *pa);
+        void **pb = (void **)ln_calloc((size_t)nt, sizeof *pb);
         if (!na || !nb || !pa || !pb) {
             free(na); free(nb); free(pa); free(pb);
             return LN_ERR_NOMEM;
@@ -150,7 +151,7 @@ static int ln_gemm_ws_reserve(ln_gemm_plan *plan, int nt, size_t abytes, size_t 
     if (ln_gemm_ws_grow(ws, nt, abytes, bbytes) != LN_OK) return LN_ERR_NOMEM;
 #else
     /* No thread-local storage: a private workspace per call (correct, but allocates) */
-    ln_gemm_ws *ws = (ln_gemm_ws *)calloc(1, sizeof *ws);
+    ln_gemm_ws *ws = (ln_gemm_ws *)ln_calloc(1, sizeof *ws);
     if (!ws) return LN_ERR_NOMEM;
     plan->temporary = 1;
     plan->ws = ws;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "alloc.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -85,7 +86,7 @@ int ln_dense_backward(int dtype, int act, ptrdiff_t n, ptrdiff_t n_in, ptrdiff_t
 
 static void **alloc_ptr_array(int n)
 {
-    return (void **)calloc((size_t)n, sizeof(void *));
+    return (void **)ln_calloc((size_t)n, sizeof(void *));
 }
 
 void ln_net_free(ln_net *net)
@@ -114,13 +115,13 @@ ln_net *ln_net_create(int dtype, int n_layers, const ptrdiff_t *sizes, const int
     if (n_layers < 1 || (dtype != LN_FLOAT32 && dtype != LN_FLOAT64)) return NULL;
     for (l = 0; l <= n_layers; l++)
         if (sizes[l] < 1) return NULL;
-    net = (ln_net *)calloc(1, sizeof *net);
+    net = (ln_net *)ln_calloc(1, sizeof *net);
     if (net == NULL) return NULL;
     net->dtype = dtype;
     net->n_layers = n_layers;
     net->elem = dtype == LN_FLOAT32 ? sizeof(float) : sizeof(double);
-    net->sizes = (ptrdiff_t *)malloc((size_t)(n_layers + 1) * sizeof(ptrdiff_t));
-    net->acts = (int *)malloc((size_t)n_layers * sizeof(int));
+    net->sizes = (ptrdiff_t *)ln_malloc((size_t)(n_layers + 1) * sizeof(ptrdiff_t));
+    net->acts = (int *)ln_malloc((size_t)n_layers * sizeof(int));
     net->W = alloc_ptr_array(n_layers); net->B = alloc_ptr_array(n_layers);
     net->S1W = alloc_ptr_array(n_layers); net->S1B = alloc_ptr_array(n_layers);
     net->S2W = alloc_ptr_array(n_layers); net->S2B = alloc_ptr_array(n_layers);

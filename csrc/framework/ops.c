@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "alloc.h"
 
 #define T float
 #define SFX f32
@@ -68,7 +69,7 @@ int ln_optimizer_update(int dtype, const ln_optimizer *opt, long long t, ptrdiff
 void *ln_aligned_alloc(size_t bytes)
 {
     const size_t align = 64;
-    unsigned char *raw = (unsigned char *)malloc(bytes + align + sizeof(void *));
+    unsigned char *raw = (unsigned char *)ln_malloc(bytes + align + sizeof(void *));
     uintptr_t start;
     void **slot;
     if (raw == NULL) return NULL;
