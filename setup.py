@@ -3,8 +3,8 @@ boundary and every C file under csrc/ (csrc/tests/ excepted).
 
 Flags are chosen by compiler type. OpenMP is probed: when the compiler
 cannot build an OpenMP program (or LAYERNET_OPENMP=0), the extension is
-built without it and runs single-threaded. No -march=native: SIMD kernels
-carry per-function target attributes and are chosen at run time.
+built without it and runs single-threaded. No host-specific -march flag:
+SIMD kernels carry per-function target attributes and are chosen at run time.
 """
 import os
 import shutil
