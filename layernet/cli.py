@@ -8,7 +8,7 @@
 
 Data files are CSV with a header row (columns by name), .npy (a 2-D array,
 columns by index) or .npz (arrays X and y, or one 2-D array); see
-layernet.data. Features are standardized with the training rows' statistics,
+layernet.tabular. Features are standardized with the training rows' statistics,
 which are kept in the model file's metadata so that predict and evaluate
 apply the same transform. Regression targets are standardized too (the
 reported rmse/mae and the predictions are in the targets' own units). Class
@@ -32,7 +32,7 @@ import sys
 import numpy as np
 
 from ._files import write_atomic
-from .data import CSV, XY, DataError, Standardizer, Table, read_table, sorted_labels
+from .tabular import CSV, XY, DataError, Standardizer, Table, read_table, sorted_labels
 
 EXIT_USAGE = 2
 

@@ -1,4 +1,4 @@
-"""layernet.data: CSV/.npy/.npz reading, column lookup, error messages, Standardizer."""
+"""layernet.tabular: CSV/.npy/.npz reading, column lookup, error messages, Standardizer."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from layernet.data import DataError, Standardizer, label_strings, read_table, sorted_labels
+from layernet.tabular import DataError, Standardizer, label_strings, read_table, sorted_labels
 
 
 def write(path, text: str, encoding: str = "utf-8"):
