@@ -639,6 +639,7 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]
             error, factor = pred * 0.5 - target * 0.5, 2.0
         scale = float(_power_of_two_scale(np.abs(error).max()))
         scaled = error / scale
-        rmse = factor * scale * math.sqrt(float(np.mean(scaled * scaled)))
-        mae = factor * scale * float(np.mean(np.abs(scaled)))
+        # factor * scale alone may overflow (2 * 2**1023); the means are at most 2.
+        rmse = scale * (factor * math.sqrt(float(np.mean(scaled * scaled))))
+        mae = scale * (factor * float(np.mean(np.abs(scaled))))
     return {"rmse": rmse, "mae": mae}
