@@ -237,14 +237,14 @@ def metrics(net, X: np.ndarray, Y: np.ndarray, where: str = "the data") -> dict:
     return result
 
 
-def _check_predictions(values: np.ndarray, table: Table, net) -> None:
+def _check_predictions(values: np.ndarray, table: Table, reason: str) -> None:
     """CLIError naming the first row of `table` whose prediction is not finite."""
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if bad.size:
         r = int(bad[0])
         value = values[r][~np.isfinite(values[r])][0]
         raise CLIError(f"{table.path}: {table.row_text(r)}: the model's prediction is not "
-                       f"finite ({value}); {_too_far(net)}")
+                       f"finite ({value}); {reason}")
 
 
 def _format_metrics(m: dict) -> str:
@@ -426,14 +426,16 @@ def cmd_predict(args) -> int:
         if not isinstance(labels, list) or len(labels) != net.n_out:
             labels = [str(i) for i in range(net.n_out)]
         proba = net.predict_proba(X).astype(np.float64)
-        _check_predictions(proba, table, net)
+        _check_predictions(proba, table, _too_far(net))
         writer.writerow([targets[0] if targets else "label"] + [f"p_{label}" for label in labels])
         for row in proba:
             writer.writerow([labels[int(np.argmax(row))]] + [f"{p:.6g}" for p in row])
     else:
         scaler = _scaler(net, "target_standardize", args.model)
-        pred = scaler.inverse(net.predict(X).astype(np.float64))
-        _check_predictions(pred, table, net)
+        standardized = net.predict(X).astype(np.float64)
+        _check_predictions(standardized, table, _too_far(net))
+        pred = scaler.inverse(standardized)
+        _check_predictions(pred, table, "in the targets' units it exceeds the float64 range")
         if len(targets) != net.n_out:
             targets = [f"y{i}" for i in range(net.n_out)]
         writer.writerow(targets)
