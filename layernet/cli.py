@@ -8,17 +8,21 @@
 
 Data files are CSV with a header row (columns by name), .npy (a 2-D array,
 columns by index) or .npz (arrays X and y, or one 2-D array); see
-layernet.data. Features are standardized with the training rows' statistics,
+layernet.tabular. Features are standardized with the training rows' statistics,
 which are kept in the model file's metadata so that predict and evaluate
 apply the same transform. Regression targets are standardized too (the
 reported rmse/mae and the predictions are in the targets' own units). Class
 labels of a cross_entropy model may be any text; the label list is kept in
 the model file and predictions print the original labels.
 
-Mistakes a person makes (a missing file, an unknown column, a bad cell, a
-model that does not fit the data, a bad option value) end with one line on
-stderr, "layernet: error: ...", and exit status 2. Usage errors print the
-usage line first, as argparse does.
+Every failure ends with one line on stderr, "layernet: error: ...", and exit
+status 2: mistakes a person makes (a missing file, an unknown column, a bad
+cell, a model that does not fit the data, a bad option value), values the
+model's dtype cannot hold, non-finite predictions or metrics, and errors from
+the library or the file system alike. Usage errors print the usage line
+first, as argparse does. An interrupt (Ctrl-C) exits with status 130. This
+module holds the command-line logic only; reading, splitting, standardizing
+and the regression metrics live in layernet.tabular.
 """
 from __future__ import annotations
 
@@ -26,13 +30,15 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import sys
 
 import numpy as np
 
 from ._files import write_atomic
-from .data import CSV, XY, DataError, Standardizer, Table, read_table, sorted_labels
+from .tabular import (CSV, XY, DataError, Standardizer, Table, check_in_range, read_table,
+                      regression_metrics, sorted_labels, split_rows)
 
 EXIT_USAGE = 2
 
@@ -99,17 +105,6 @@ def _check_output(path: str, option: str) -> None:
 # ---------------------------------------------------------------------------
 # Data <-> model
 # ---------------------------------------------------------------------------
-
-def split_rows(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices (train, validation): a seeded shuffle, then the last
-    round(n * val_split) rows are held out (so sorted files split fairly)."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * val_split))
-    if val_split > 0 and (n_val < 1 or n_val >= n):
-        raise CLIError(f"--val-split: {val_split} of {n} rows leaves {n_val} validation and "
-                       f"{n - n_val} training rows; both need at least one")
-    return np.sort(order[: n - n_val]), np.sort(order[n - n_val:])
-
 
 def _target_columns(table: Table, spec: str | None) -> list[str]:
     if spec is None:
@@ -183,7 +178,15 @@ def model_inputs(net, table: Table, model_path: str) -> np.ndarray:
     if len(columns) != net.n_in:
         raise CLIError(f"{table.path}: the model expects {net.n_in} feature column(s) ({shown}), "
                        f"the file has {len(columns)}")
-    return scaler.transform(table.numeric(columns))
+    return _standardized(table, columns, scaler, net.dtype)
+
+
+def _standardized(table: Table, columns: list[str], scaler: Standardizer, dtype) -> np.ndarray:
+    """`columns` of `table` standardized by `scaler`, checked to fit a `dtype` network."""
+    raw = table.numeric(columns)
+    Z = scaler.transform(raw)
+    check_in_range(Z, raw, dtype, table, columns)
+    return Z
 
 
 def model_targets(net, table: Table, targets: list[str], model_path: str) -> np.ndarray:
@@ -206,19 +209,42 @@ def model_targets(net, table: Table, targets: list[str], model_path: str) -> np.
     if len(targets) != net.n_out:
         raise CLIError(f"--target: the model predicts {net.n_out} target column(s), "
                        f"got {len(targets)} ({', '.join(targets)})")
-    return _scaler(net, "target_standardize", model_path).transform(table.numeric(targets))
+    scaler = _scaler(net, "target_standardize", model_path)
+    return _standardized(table, targets, scaler, net.dtype)
 
 
-def metrics(net, X: np.ndarray, Y: np.ndarray) -> dict:
+def _too_far(net) -> str:
+    return (f"the inputs lie too far outside the training data for this "
+            f"{np.dtype(net.dtype).name} network")
+
+
+def metrics(net, X: np.ndarray, Y: np.ndarray, where: str = "the data") -> dict:
     """The network's loss, plus accuracy (classification) or rmse and mae in the
-    targets' own units (regression; the loss is on standardized targets)."""
+    targets' own units (regression; the loss is on standardized targets).
+    CLIError, naming `where`, if a value is not finite."""
     result = {k: float(v) for k, v in net.evaluate(X, Y).items()}
-    if net.loss_name != "cross_entropy":
+    if net.loss_name != "cross_entropy" and all(map(math.isfinite, result.values())):
         scaler = Standardizer.from_dict(net.metadata["target_standardize"])
-        err = scaler.inverse(net.predict(X).astype(np.float64)) - scaler.inverse(Y)
-        result["rmse"] = float(np.sqrt(np.mean(err ** 2)))
-        result["mae"] = float(np.mean(np.abs(err)))
+        pred = scaler.inverse(net.predict(X).astype(np.float64))
+        if not np.isfinite(pred).all():
+            raise CLIError(f"{where}: some predictions, in the targets' units, exceed the "
+                           f"float64 range")
+        result.update(regression_metrics(pred, scaler.inverse(Y)))
+    for key, value in result.items():
+        if not math.isfinite(value):
+            reason = _too_far(net) if key == "loss" else "its value exceeds the float64 range"
+            raise CLIError(f"{where}: the model's {key} is not finite ({value}); {reason}")
     return result
+
+
+def _check_predictions(values: np.ndarray, table: Table, reason: str) -> None:
+    """CLIError naming the first row of `table` whose prediction is not finite."""
+    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    if bad.size:
+        r = int(bad[0])
+        value = values[r][~np.isfinite(values[r])][0]
+        raise CLIError(f"{table.path}: {table.row_text(r)}: the model's prediction is not "
+                       f"finite ({value}); {reason}")
 
 
 def _format_metrics(m: dict) -> str:
@@ -273,9 +299,11 @@ def cmd_train(args) -> int:
             raise
         raise CLIError(f"{exc} (every column but the target is a feature unless --features "
                        f"names them)") from None
+    dtype = np.dtype(args.dtype)
     train_rows, val_rows = split_rows(table.n_rows, args.val_split, args.seed)
-    scaler = Standardizer.fit(X_raw[train_rows])
+    scaler = Standardizer.fit(X_raw[train_rows], features, args.data)
     X = scaler.transform(X_raw)
+    check_in_range(X, X_raw, dtype, table, features)   # validation rows may lie far out
     metadata: dict = {"features": features, "targets": targets, "input": table.kind,
                       "standardize": scaler.to_dict()}
     if args.loss == "cross_entropy":
@@ -290,15 +318,16 @@ def cmd_train(args) -> int:
         metadata["labels"] = labels
     else:
         Y_raw = table.numeric(targets)
-        y_scaler = Standardizer.fit(Y_raw[train_rows])
+        y_scaler = Standardizer.fit(Y_raw[train_rows], targets, args.data)
         Y = y_scaler.transform(Y_raw)
+        check_in_range(Y, Y_raw, dtype, table, targets)
         n_out = len(targets)
         metadata["target_standardize"] = y_scaler.to_dict()
 
     widths = [len(features)] + hidden + [n_out]
     layers = [ln.Dense(a, b, activation=args.activation if i < len(hidden) else None)
               for i, (a, b) in enumerate(zip(widths, widths[1:]))]
-    net = ln.Network(layers, dtype=np.dtype(args.dtype), seed=args.seed, loss=args.loss)
+    net = ln.Network(layers, dtype=dtype, seed=args.seed, loss=args.loss)
     net.metadata = metadata   # metrics() below reads the target statistics from it
     lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 1e-2)
     if args.optimizer == "adam":
@@ -325,9 +354,12 @@ def cmd_train(args) -> int:
         raise CLIError(f"{exc}; no model was written") from None
     sys.stderr.flush()
 
-    results = {"train": metrics(net, Xt, Yt)}
-    if validation is not None:
-        results["validation"] = metrics(net, *validation)
+    try:
+        results = {"train": metrics(net, Xt, Yt, f"{args.data} (training rows)")}
+        if validation is not None:
+            results["validation"] = metrics(net, *validation, f"{args.data} (validation rows)")
+    except CLIError as exc:
+        raise CLIError(f"{exc}; no model was written") from None
     for early in callbacks:
         if history.stopped_early and early.best_epoch is not None:
             print(f"stopped early after epoch {history.epochs[-1] + 1}; kept the best epoch, "
@@ -394,12 +426,16 @@ def cmd_predict(args) -> int:
         if not isinstance(labels, list) or len(labels) != net.n_out:
             labels = [str(i) for i in range(net.n_out)]
         proba = net.predict_proba(X).astype(np.float64)
+        _check_predictions(proba, table, _too_far(net))
         writer.writerow([targets[0] if targets else "label"] + [f"p_{label}" for label in labels])
         for row in proba:
             writer.writerow([labels[int(np.argmax(row))]] + [f"{p:.6g}" for p in row])
     else:
         scaler = _scaler(net, "target_standardize", args.model)
-        pred = scaler.inverse(net.predict(X).astype(np.float64))
+        standardized = net.predict(X).astype(np.float64)
+        _check_predictions(standardized, table, _too_far(net))
+        pred = scaler.inverse(standardized)
+        _check_predictions(pred, table, "in the targets' units it exceeds the float64 range")
         if len(targets) != net.n_out:
             targets = [f"y{i}" for i in range(net.n_out)]
         writer.writerow(targets)
@@ -423,7 +459,7 @@ def cmd_evaluate(args) -> int:
     targets = _target_columns(table, args.target)
     X = model_inputs(net, table, args.model)
     Y = model_targets(net, table, targets, args.model)
-    m = metrics(net, X, Y)
+    m = metrics(net, X, Y, args.data)
     print(f"{args.data}: {table.n_rows} rows")
     for key, value in m.items():
         print(f"{key}: {value:.4f}" if key == "accuracy" else f"{key}: {value:.6g}")
@@ -609,17 +645,29 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SystemExit as exc:   # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
-    except (CLIError, DataError) as exc:
-        print(f"layernet: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (ValueError, FloatingPointError, OSError) as exc:
-        # A check inside the library (an lr out of range, ...) or the file system (disk full).
-        message = str(exc).split("\n")[0] or type(exc).__name__
-        print(f"layernet: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("layernet: interrupted", file=sys.stderr)
         return 130
+    except (CLIError, DataError) as exc:
+        return _fail(str(exc))
+    except MemoryError as exc:
+        return _fail(f"out of memory ({_first_line(exc)})" if str(exc) else "out of memory")
+    except (ValueError, TypeError, FloatingPointError, OSError) as exc:
+        # A check inside the library (an lr out of range, ...) or the file system (disk full).
+        return _fail(_first_line(exc) or type(exc).__name__)
+    except Exception as exc:   # a defect: still one line, never a traceback
+        return _fail(f"unexpected {type(exc).__name__}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().split("\n")[0]
+
+
+def _fail(message: str) -> int:
+    """Print the one error line and return the exit status for failures."""
+    message = " ".join(message.split("\n"))   # a column name may hold a line break
+    print(f"layernet: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ standardized by hand.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import subprocess
@@ -497,3 +499,337 @@ def test_predictions_file_written_atomically(tmp_path, capsys, data, model):
     code, _, err = run(capsys, "predict", model, data["csv"], "--out", out_path)
     assert code == 0 and out_path.read_text().startswith("price\n")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".layernet-")) == []
+
+
+# ---------------------------------------------------------------------------
+# Malformed and unusual CSV files through train, evaluate and predict
+# ---------------------------------------------------------------------------
+
+def _good_rows(n: int = 40) -> list[tuple[float, float, float]]:
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(n, 2))
+    y = 2 * X[:, 0] - X[:, 1] + rng.normal(0, 0.1, n)
+    return [(float(a), float(b), float(c)) for a, b, c in zip(X[:, 0], X[:, 1], y)]
+
+
+GOOD_ROWS = _good_rows()
+GOOD_TEXT = "x1,x2,y\n" + "".join(f"{a!r},{b!r},{c!r}\n" for a, b, c in GOOD_ROWS)
+TRAIN_ARGS = ["--target", "y", "--features", "x1,x2", "--layers", "4", "--epochs", "2",
+              "--batch-size", "16", "--val-split", "0", "-q"]
+
+
+def _with_bad_x2(cell: str) -> bytes:
+    """The good file with row 3's x2 cell replaced by `cell` (written as is; a lone
+    surrogate U+DCXX becomes the raw byte XX)."""
+    lines = GOOD_TEXT.splitlines(keepends=True)
+    a, _, c = lines[2].split(",")
+    lines[2] = f"{a},{cell},{c}"
+    return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+def _npz_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, X=np.ones((3, 2)), y=np.ones(3))
+    return buffer.getvalue()
+
+
+# name -> (file content, fragments the one error line must hold besides the file name)
+MALFORMED = {
+    "empty": (b"", ["the file is empty"]),
+    "blank_lines_only": (b"\n  \n\t\r\n", ["the file is empty"]),
+    "header_only": (b"x1,x2,y\r\n\r\n", ["the header has no data rows"]),
+    "ragged_too_few": (GOOD_TEXT.replace(GOOD_TEXT.splitlines()[2], "1.5,2.5").encode(),
+                       ["row 3 (the header is row 1) has 2 cells, the header has 3"]),
+    "ragged_too_many": (GOOD_TEXT.replace(GOOD_TEXT.splitlines()[4], "1,2,3,4").encode(),
+                        ["row 5 (the header is row 1) has 4 cells, the header has 3"]),
+    "duplicate_header": (b"x1,x2,x2,y\n1,2,3,4\n", ["the header row names column 'x2' twice"]),
+    "empty_header_name": (b"x1,,x2,y\n1,2,3,4\n", ["leaves column(s) [2] unnamed"]),
+    "empty_cell": (_with_bad_x2(""), ["row 3, column 'x2'", "expected a number, got an empty cell"]),
+    "semicolons": (b"x1;x2;y\n1,5;2,5;3\n", ["seems to use ';' as separator"]),
+    "tabs": (b"x1\tx2\ty\n1\t2\t3\n", ["seems to use a tab as separator"]),
+    "not_utf8": (_with_bad_x2("\udce9"), ["not a UTF-8 text CSV file (byte 0xe9", "line 3"]),
+    "latin1_header": ("x1,x2,y,café\n1,2,3,4\n".encode("latin-1"),
+                      ["not a UTF-8 text CSV file (byte 0xe9", "line 1"]),
+    "utf16": (GOOD_TEXT.encode("utf-16"), ["is UTF-16 text"]),
+    "huge_number": (_with_bad_x2("1e400"), ["row 3, column 'x2'", "finite number, got '1e400'"]),
+    "nan": (_with_bad_x2("NaN"), ["row 3, column 'x2'", "finite number, got 'NaN'"]),
+    "nul_byte": (_with_bad_x2("2\x00"), ["NUL byte", "(line 3)"]),
+    "unterminated_quote": (_with_bad_x2('"2.5'), ["row 3 (rows counted with the header as "
+                                                  "row 1): a quoted cell starts there and is "
+                                                  "never closed"]),
+    "text_after_quote": (_with_bad_x2('"2"5'), ["row 3", "a quoted cell is followed by more text"]),
+    "png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01", ["is a PNG image"]),
+    "npz_renamed": (_npz_bytes(), ["is a zip archive"]),
+    "underscore": (_with_bad_x2("1_000"), ["row 3, column 'x2'", "got '1_000'"]),
+    "full_width_digits": (_with_bad_x2("\uff11\uff12"), ["row 3, column 'x2'",
+                                                         "got '\uff11\uff12'"]),
+    "hexadecimal": (_with_bad_x2("0x10"), ["row 3, column 'x2'", "got '0x10'"]),
+    "decimal_comma": (_with_bad_x2('"2,5"'), ["row 3, column 'x2'", "got '2,5'"]),
+    "no_break_space": (_with_bad_x2("\u00a02.5"), ["row 3, column 'x2'", "got '\\xa02.5'"]),
+    "word": (_with_bad_x2("n/a"), ["row 3, column 'x2'", "expected a number, got 'n/a'"]),
+    "giant_cell": (_with_bad_x2("9" * 1_100_000), ["row 3", "a cell is longer than 1048576"]),
+}
+
+
+@pytest.fixture(scope="module")
+def good_model(tmp_path_factory):
+    """A model trained once on the good CSV, and that file's predict and evaluate output."""
+    directory = tmp_path_factory.mktemp("good")
+    data = directory / "good.csv"
+    data.write_text(GOOD_TEXT)
+    model = directory / "model.npz"
+    outputs = []
+    for argv in (["train", data, *TRAIN_ARGS, "--out", model], ["predict", model, data],
+                 ["evaluate", model, data, "--target", "y"]):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            assert main([str(a) for a in argv]) == 0, stderr.getvalue()
+        outputs.append(stdout.getvalue())
+    return {"csv": data, "model": model, "predictions": outputs[1],
+            "evaluation": outputs[2].splitlines()[1:]}
+
+
+def _three_commands(capsys, data: Path, model: Path, out: Path):
+    """(name, exit status, stdout, stderr) of train, predict and evaluate on `data`."""
+    results = []
+    for name, argv in (("train", ["train", data, *TRAIN_ARGS, "--out", out]),
+                       ("predict", ["predict", model, data]),
+                       ("evaluate", ["evaluate", model, data, "--target", "y"])):
+        results.append((name, *run(capsys, *argv)))
+    return results
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_csv_is_one_clear_line(tmp_path, capsys, good_model, case):
+    content, fragments = MALFORMED[case]
+    data = tmp_path / f"{case}.csv"
+    data.write_bytes(content)
+    out = tmp_path / "m.npz"
+    for command, code, stdout, err in _three_commands(capsys, data, good_model["model"], out):
+        line = check_error(code, err, f"{data}: ", *fragments)
+        assert len(line) < 400, (command, line)
+        assert stdout == "", (command, stdout)
+    assert not out.exists()
+
+
+def test_directory_and_missing_file_are_one_clear_line(tmp_path, capsys, good_model):
+    directory = tmp_path / "folder.csv"
+    directory.mkdir()
+    for data, fragment in ((directory, "is a directory"), (tmp_path / "gone.csv", "no such file")):
+        for command, code, _, err in _three_commands(capsys, data, good_model["model"],
+                                                     tmp_path / "m.npz"):
+            check_error(code, err, f"{data}: {fragment}")
+
+
+def _spelled(rows, cell, header="x1,x2,y", end="\n", extra=None) -> str:
+    lines = [header]
+    for i, row in enumerate(rows):
+        cells = [cell(v) for v in row] + ([extra(i)] if extra else [])
+        lines.append(",".join(cells))
+    return end.join(lines) + end
+
+
+# name -> file content holding exactly the good file's numbers
+EQUIVALENT = {
+    "bom": b"\xef\xbb\xbf" + GOOD_TEXT.encode(),
+    "crlf": GOOD_TEXT.replace("\n", "\r\n").encode(),
+    "quoted_cells_and_commas": _spelled(
+        GOOD_ROWS, lambda v: f'"{v!r}"', header='"x1","x2","y","note, free text"',
+        extra=lambda i: f'"Smith, J. said ""{i}"""').encode(),
+    "blank_lines_and_whitespace": ("\n \nx1 , x2,y  \n\n" + "".join(
+        f" {a!r}\t, {b!r}\t,{c!r}  \n \n" for a, b, c in GOOD_ROWS) + "\n\n").encode(),
+    "exponent_spelling": _spelled(GOOD_ROWS, lambda v: f"{v:+.17E}").encode(),
+    "reordered_with_extra_columns": ("id,y,x2,label,x1\n" + "".join(
+        f"r{i},{c!r},{b!r},{'abc'[i % 3]},{a!r}\n" for i, (a, b, c) in enumerate(GOOD_ROWS))
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EQUIVALENT))
+def test_unusual_but_valid_csv_reads_like_the_plain_file(tmp_path, capsys, good_model, case):
+    data = tmp_path / f"{case}.csv"
+    data.write_bytes(EQUIVALENT[case])
+    model = tmp_path / "m.npz"
+    results = {name: (code, out, err) for name, code, out, err
+               in _three_commands(capsys, data, good_model["model"], model)}
+    for name, (code, out, err) in results.items():
+        assert code == 0 and "Traceback" not in err, (name, err)
+    assert results["predict"][1] == good_model["predictions"]
+    assert results["evaluate"][1].splitlines() == [f"{data}: {len(GOOD_ROWS)} rows",
+                                                  *good_model["evaluation"]]
+    # Trained on the same numbers, the model is the good one: same statistics and outputs.
+    trained, good = ln.load(model), ln.load(good_model["model"])
+    assert trained.metadata["standardize"] == good.metadata["standardize"]
+    assert trained.metadata["target_standardize"] == good.metadata["target_standardize"]
+    code, out, err = run(capsys, "predict", model, good_model["csv"])
+    assert code == 0, err
+    np.testing.assert_allclose([float(v) for v in out.splitlines()[1:]],
+                               [float(v) for v in good_model["predictions"].splitlines()[1:]],
+                               rtol=1e-6)
+
+
+def _run_module(tmp_path, *argv) -> subprocess.CompletedProcess:
+    package_root = str(Path(ln.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=package_root)
+    return subprocess.run([sys.executable, "-m", "layernet", *map(str, argv)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+
+
+@pytest.mark.parametrize("command, case", [("train", "ragged_too_few"), ("predict", "png"),
+                                           ("evaluate", "underscore"), ("train", "semicolons")])
+def test_malformed_csv_subprocess_exit_status_and_stderr(tmp_path, good_model, command, case):
+    content, fragments = MALFORMED[case]
+    data = tmp_path / f"{case}.csv"
+    data.write_bytes(content)
+    argv = {"train": ["train", data, *TRAIN_ARGS, "--out", tmp_path / "m.npz"],
+            "predict": ["predict", good_model["model"], data],
+            "evaluate": ["evaluate", good_model["model"], data, "--target", "y"]}[command]
+    proc = _run_module(tmp_path, *argv)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"layernet: error: {data}: ")
+    assert all(f in lines[0] for f in fragments), lines[0]
+
+
+# ---------------------------------------------------------------------------
+# Values at the edges of float32 and float64
+# ---------------------------------------------------------------------------
+
+def test_huge_feature_and_target_values_train_and_evaluate(tmp_path, capsys):
+    rows = _good_rows(60)
+    X = np.array([[a * 1e155, b] for a, b, _ in rows])
+    y = np.array([c * 1e155 for *_, c in rows])
+    data = tmp_path / "huge.csv"
+    data.write_text("x1,x2,y\n" + "".join(f"{a!r},{b!r},{c!r}\n"
+                                          for (a, b), c in zip(X.tolist(), y.tolist())))
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--out", model)
+    assert code == 0, err
+    net = ln.load(model)
+    stats = net.metadata["standardize"]
+    scale = np.abs(X).max(axis=0)     # numpy's statistics of the scaled columns, scaled back
+    np.testing.assert_allclose(stats["mean"], (X / scale).mean(axis=0) * scale, rtol=1e-12)
+    np.testing.assert_allclose(stats["std"], (X / scale).std(axis=0) * scale, rtol=1e-12)
+    y_mean, y_std = net.metadata["target_standardize"]["mean"][0], \
+        net.metadata["target_standardize"]["std"][0]
+    np.testing.assert_allclose(y_std, (y / 1e155).std() * 1e155, rtol=1e-12)
+
+    code, out, err = run(capsys, "evaluate", model, data, "--target", "y")
+    assert code == 0, err
+    Z = (X - np.array(stats["mean"])) / np.array(stats["std"])
+    pred = net.predict(Z)[:, 0].astype(np.float64) * y_std + y_mean
+    err_scaled = (pred - y) / 1e155
+    m = values(out)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean(err_scaled ** 2)) * 1e155, rel=1e-5)
+    assert m["mae"] == pytest.approx(np.mean(np.abs(err_scaled)) * 1e155, rel=1e-5)
+    code, out, err = run(capsys, "predict", model, data)
+    assert code == 0, err
+    np.testing.assert_allclose([float(v) for v in out.splitlines()[1:]], pred, rtol=1e-5)
+
+
+def test_value_beyond_float32_after_standardizing(tmp_path, capsys, good_model):
+    data = tmp_path / "far.csv"
+    data.write_text("x1,x2,y\n0.5,1,2\n1e39,1,2\n")
+    for command in ("predict", "evaluate"):
+        argv = [command, good_model["model"], data] + (["--target", "y"] * (command == "evaluate"))
+        code, out, err = run(capsys, *argv)
+        check_error(code, err, f"{data}: row 3, column 'x1'", "the value 1e+39",
+                    "beyond the range of a float32 model")
+        assert out == ""
+    # the same value is a valid training input: its own statistics keep it in range
+    code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--out", tmp_path / "m.npz")
+    assert code == 0, err
+
+
+def test_non_finite_predictions_are_an_error(tmp_path, capsys):
+    data = tmp_path / "extreme.csv"
+    data.write_text("x,y\n" + "".join(f"{s},{s * 1e308!r}\n" for s in [-1.0, 1.0] * 10))
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", data, "--target", "y", "--layers", "none", "--epochs",
+                         "2", "--val-split", "0", "-q", "--out", model)
+    assert code == 0, err
+    far = tmp_path / "far.csv"
+    far.write_text("x,y\n1,1e308\n1e30,1e308\n")
+    code, out, err = run(capsys, "predict", model, far)
+    # x = 1e30 is a finite float32 input and output; scaled back by the target's
+    # standard deviation (1e308) the prediction overflows float64.
+    check_error(code, err, f"{far}: row 3: the model's prediction is not finite (inf); in the "
+                f"targets' units it exceeds the float64 range")
+    assert out == ""
+    code, out, err = run(capsys, "evaluate", model, far, "--target", "y")
+    check_error(code, err, f"{far}: some predictions, in the targets' units, exceed the float64 "
+                f"range")
+    assert out == ""
+
+
+def test_unusable_statistics_name_file_and_column(tmp_path, capsys):
+    data = tmp_path / "tiny.csv"
+    data.write_text("x1,x2,y\n" + "".join(f"{i},{(i % 2) * 5e-324!r},{i}\n" for i in range(10)))
+    code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--out", tmp_path / "m.npz")
+    check_error(code, err, f"{data}: column 'x2' cannot be standardized")
+    assert not (tmp_path / "m.npz").exists()
+
+
+# ---------------------------------------------------------------------------
+# Failures from the library or the system: one line, exit status 2
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("exception, fragment, status", [
+    (TypeError("metadata: not JSON-serialisable\nsecond line"),
+     "metadata: not JSON-serialisable", 2),
+    (MemoryError(), "out of memory", 2),
+    (MemoryError("cannot allocate 8 GB"), "out of memory (cannot allocate 8 GB)", 2),
+    (FloatingPointError("loss became non-finite"), "loss became non-finite; no model was written", 2),
+    (RuntimeError("a defect"), "unexpected RuntimeError: a defect", 2),
+    (KeyboardInterrupt(), None, 130),
+])
+def test_library_exceptions_end_in_one_line(tmp_path, capsys, monkeypatch, good_model,
+                                            exception, fragment, status):
+    def fail(*args, **kwargs):
+        raise exception
+
+    monkeypatch.setattr(ln.Network, "fit", fail)
+    code, out, err = run(capsys, "train", good_model["csv"], *TRAIN_ARGS,
+                         "--out", tmp_path / "m.npz")
+    if status == 130:
+        assert code == 130 and err.strip() == "layernet: interrupted"
+    else:
+        check_error(code, err, fragment)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_read_error_from_the_file_system_is_one_line(tmp_path, capsys, monkeypatch, good_model):
+    import errno
+
+    import layernet.tabular as tabular
+
+    def broken_disk(path):
+        raise OSError(errno.EIO, "Input/output error", path)
+
+    monkeypatch.setattr(tabular, "_read_csv", broken_disk)
+    code, out, err = run(capsys, "predict", good_model["model"], good_model["csv"])
+    check_error(code, err, f"{good_model['csv']}: cannot be read (Input/output error)")
+
+
+@pytest.mark.parametrize("loss, method", [("mse", "predict"), ("cross_entropy", "predict_proba")])
+def test_non_finite_network_output_names_the_row(tmp_path, capsys, monkeypatch, loss, method):
+    # Stands in for a float32 network overflowing inside: the CLI must not print nan.
+    data = tmp_path / "d.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(12)))
+    model = tmp_path / "m.npz"
+    assert run(capsys, "train", data, "--target", "y", "--loss", loss, "--layers", "none",
+               "--epochs", "1", "--val-split", "0", "-q", "--out", model)[0] == 0
+    real = getattr(ln.Network, method)
+
+    def with_nan_in_row_5(self, X, *args, **kwargs):
+        out = np.array(real(self, X, *args, **kwargs), copy=True)
+        out[3, 0] = np.nan
+        return out
+
+    monkeypatch.setattr(ln.Network, method, with_nan_in_row_5)
+    code, out, err = run(capsys, "predict", model, data)
+    check_error(code, err, f"{data}: row 5: the model's prediction is not finite (nan); the "
+                f"inputs lie too far outside the training data for this float32 network")
+    assert out == ""
