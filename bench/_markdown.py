@@ -9,6 +9,9 @@ BASELINE = "layernet@baseline"
 LIBRARY_PEERS = ("numpy", "torch", "sklearn")       # the other libraries ("best peer" is one)
 PEER_ORDER = ("layernet", BASELINE) + LIBRARY_PEERS
 MEANINGFUL_FLOPS = 1e6      # below this a call is overhead-bound: GFLOP/s would mislead
+DISTURBED_LOAD = 0.25       # other processes' share of a core that marks a cell with "*"
+DISTURBED_NOTE = (f"\\* other processes used more than {DISTURBED_LOAD:.0%} of a core during at "
+                  f"least one round of this measurement (each job's load is in --json).")
 SECTION_TITLES = {
     "train": "Training step (forward, backward, SGD update), float32",
     "predict": "Predict, float32",
@@ -41,16 +44,20 @@ def spread_percent(row):
     return (row["max"] - row["min"]) / 2 / row["median"] * 100
 
 
+def disturbed(row) -> bool:
+    return bool(row) and (row.get("max_other_load") or 0.0) > DISTURBED_LOAD
+
+
 def fmt_cell(row) -> str:
     if row is None:
         return "-"
     if row["median"] is None:
         return "failed"
     spread = spread_percent(row)
-    if spread is None:
-        return fmt_time(row["median"])
-    return f"{fmt_time(row['median'])} ±{spread:.1f}%" if spread < 10 else \
-        f"{fmt_time(row['median'])} ±{spread:.0f}%"
+    text = fmt_time(row["median"])
+    if spread is not None:
+        text += f" ±{spread:.1f}%" if spread < 10 else f" ±{spread:.0f}%"
+    return text + (" \\*" if disturbed(row) else "")
 
 
 def ratio(row, ref):
@@ -127,20 +134,19 @@ def header(run, machine, info, peers, unavailable) -> list:
 
 
 def load_line(records) -> list:
-    """How much else ran during the idle measurements: other processes, and
-    the hypervisor's steal on a virtual machine."""
-    idle = [r for r in records if r["condition"] == "idle"]
+    """How much else ran during the measurements: other processes (never the
+    report's own busy loop), and the hypervisor's steal on a virtual machine."""
     parts = []
     for field, what in (("other_load", "Other processes' CPU use"),
                         ("steal", "CPU time stolen by the hypervisor")):
-        vals = [(r[field], r) for r in idle if r.get(field) is not None]
+        vals = [(r[field], r) for r in records if r.get(field) is not None]
         if not vals:
             continue
         worst, r = max(vals, key=lambda x: x[0])
         parts.append(f"{what} while measuring: median "
                      f"{statistics.median(x for x, _ in vals) * 100:.0f}% of a core, worst "
                      f"{worst * 100:.0f}% ({r['section']} {r['key']}, {r['peer']}, "
-                     f"round {r['round']}).")
+                     f"round {r['round']}{', busy' if r['condition'] == 'busy' else ''}).")
     return [" ".join(parts), ""] if parts else []
 
 
@@ -179,6 +185,8 @@ def section_table(section, specs, summary, peers) -> list:
                 ok = row and row["median"] and s["flops"] >= MEANINGFUL_FLOPS
                 cells.append(f"{s['flops'] / row['median'] / 1e9:.1f}" if ok else "-")
         lines.append("| " + " | ".join(cells) + " |")
+    if any(disturbed(idx.get((section, s["key"], p))) for s in rows for p in cols):
+        lines += ["", DISTURBED_NOTE]
     return lines + [""]
 
 
@@ -191,6 +199,7 @@ def contention_table(specs, summary, peers) -> list:
              "extra process spinning a pure-Python loop (paused while idle); which came first "
              "alternated from round to round.", "",
              "| workload | peer | idle | busy | busy / idle |", "|---|---|---:|---:|---:|"]
+    marked = False
     for s in specs:
         for p in PEER_ORDER:
             if p not in peers or p.split("@")[0] not in s["peers"]:
@@ -200,6 +209,9 @@ def contention_table(specs, summary, peers) -> list:
                 continue
             lines.append(f"| {s['section']} {s['key']} | {p} | {fmt_cell(i)} | {fmt_cell(b)} | "
                          f"{fmt_ratio(ratio(b, i))} |")
+            marked = marked or disturbed(i) or disturbed(b)
+    if marked:
+        lines += ["", DISTURBED_NOTE + " The busy loop's own time is not counted."]
     return lines + [""]
 
 

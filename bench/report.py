@@ -192,9 +192,12 @@ class OtherLoad:
     """What else used the CPUs during a span, as shares of one core: other
     processes (from /proc/stat, minus this process and its waited-for
     children) and the hypervisor ("steal": time a virtual machine's CPUs were
-    taken away). Both are None where /proc/stat does not exist."""
+    taken away). Both are None where /proc/stat does not exist. `exclude`, a
+    callable giving CPU seconds, names a process of the report's own that is
+    not waited for (the busy loop): its time does not count as other."""
 
-    def __init__(self):
+    def __init__(self, exclude=None):
+        self.exclude = exclude
         self.t0, self.cpu0, self.own0 = time.perf_counter(), self._cpu(), self._own()
 
     @staticmethod
@@ -210,12 +213,12 @@ class OtherLoad:
         steal = fields[7] if len(fields) > 7 else 0
         return (user + nice + system + irq + softirq) / tick, steal / tick
 
-    @staticmethod
-    def _own():
+    def _own(self):
         import resource
         me = resource.getrusage(resource.RUSAGE_SELF)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+        extra = (self.exclude() or 0.0) if self.exclude else 0.0
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + extra
 
     def shares(self):
         """(other processes' share of a core, steal's share of a core) since construction."""
@@ -239,6 +242,15 @@ class Spinner:
         self.proc = subprocess.Popen([sys.executable, "-c", SPIN_CODE, str(os.getpid())])
         os.kill(self.proc.pid, signal.SIGSTOP)
         return self
+
+    def cpu_seconds(self):
+        """CPU time the busy loop has used so far (None where /proc is missing)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        except (OSError, IndexError, ValueError):
+            return None
 
     def busy(self, on: bool) -> None:
         os.kill(self.proc.pid, signal.SIGCONT if on else signal.SIGSTOP)
@@ -307,7 +319,7 @@ def measure_all(args, peers, specs, log, records):
                     if spinner is not None:
                         spinner.busy(condition == "busy")
                     for peer in order:
-                        rec = measure_one(args, spec, peer, condition, rnd + 1)
+                        rec = measure_one(args, spec, peer, condition, rnd + 1, spinner)
                         records.append(rec)
                         log(f"[{len(records)}/{total}] round {rnd + 1} {condition} "
                             f"{spec['section']} {spec['key']} {peer}: "
@@ -315,11 +327,12 @@ def measure_all(args, peers, specs, log, records):
                                else _markdown.fmt_time(rec["median"])))
 
 
-def measure_one(args, spec, peer, condition, rnd) -> dict:
-    """One job: `peer` timed on `spec`; the record, with "error" when it failed."""
+def measure_one(args, spec, peer, condition, rnd, spinner=None) -> dict:
+    """One job: `peer` timed on `spec`; the record, with "error" when it failed.
+    Its "other_load" leaves out the busy loop's own time."""
     job = {**peer_job_fields(peer, args), "workload": spec, "timing": args.timing,
            "threads": args.threads}
-    load = OtherLoad()
+    load = OtherLoad(exclude=spinner.cpu_seconds if spinner is not None else None)
     got, error = run_job("measure", job, peer_env(peer, args), args)
     other, steal = load.shares()
     rec = {"section": spec["section"], "key": spec["key"], "peer": peer,
@@ -334,7 +347,8 @@ def measure_one(args, spec, peer, condition, rnd) -> dict:
 
 def summarize(records, specs):
     """Per (section, key, condition, peer): the median of the round medians and
-    their min and max, the number of rounds and the errors."""
+    their min and max, the number of rounds, the most CPU other processes took
+    during one of its rounds, and the errors."""
     flops = {(s["section"], s["key"]): s["flops"] for s in specs}
     groups = {}
     for r in records:
@@ -342,11 +356,13 @@ def summarize(records, specs):
     out = []
     for (section, key, condition, peer), rs in groups.items():
         medians = [r["median"] for r in rs if "error" not in r]
+        loads = [r["other_load"] for r in rs if r.get("other_load") is not None]
         out.append({"section": section, "key": key, "condition": condition, "peer": peer,
                     "flops": flops.get((section, key)), "rounds": len(medians),
                     "median": statistics.median(medians) if medians else None,
                     "min": min(medians) if medians else None,
                     "max": max(medians) if medians else None,
+                    "max_other_load": max(loads) if loads else None,
                     "errors": [f"round {r['round']}: {r['error']}" for r in rs if "error" in r]})
     return out
 

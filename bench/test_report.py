@@ -44,6 +44,18 @@ def test_summary_is_the_median_of_round_medians_with_min_max_and_errors():
     assert _markdown.fmt_cell(rows["layernet"]) == "4.0 µs"      # one round: no spread
 
 
+def test_cells_disturbed_by_other_processes_are_marked_and_explained():
+    records = [_rec("layernet", 1, 4e-6, other_load=0.02), _rec("numpy", 1, 40e-6, other_load=0.9),
+               _rec("numpy", 2, 40e-6, other_load=0.0)]
+    summary = report.summarize(records, [_spec()])
+    rows = {r["peer"]: r for r in summary}
+    assert rows["numpy"]["max_other_load"] == 0.9
+    assert _markdown.fmt_cell(rows["numpy"]) == "40.0 µs ±0.0% \\*"
+    assert _markdown.fmt_cell(rows["layernet"]) == "4.0 µs"
+    lines = _markdown.section_table("train", [_spec()], summary, ["layernet", "numpy"])
+    assert lines[-2] == _markdown.DISTURBED_NOTE
+
+
 def test_a_peer_whose_every_round_failed_shows_failed():
     records = [{**_rec("torch", 1, None), "error": "ImportError: no torch"}]
     (row,) = report.summarize(records, [_spec()])
@@ -175,6 +187,9 @@ def test_rounds_rotate_the_peers_and_alternate_idle_and_busy(monkeypatch):
         def busy(self, on):
             switches.append(on)
 
+        def cpu_seconds(self):
+            return 0.0
+
     def fake_run_job(mode, job, env, args):
         calls.append((job["peer"], env["OPENBLAS_NUM_THREADS"]))
         return [{"kind": "measurement", "median": 1e-6}], None
@@ -214,6 +229,17 @@ def test_the_busy_loop_process_dies_with_the_block_even_on_error():
             assert spinner.proc.poll() is None
             raise RuntimeError("interrupted")
     assert spinner.proc.returncode == -signal.SIGKILL
+
+
+def test_the_busy_loop_uses_cpu_only_while_busy():
+    import time
+    with report.Spinner() as spinner:
+        stopped = spinner.cpu_seconds()
+        time.sleep(0.2)
+        assert spinner.cpu_seconds() == stopped          # SIGSTOP: not one tick more
+        spinner.busy(True)
+        time.sleep(0.3)
+        assert spinner.cpu_seconds() > stopped
 
 
 def test_bad_options_name_the_option(capsys):

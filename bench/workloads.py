@@ -496,7 +496,7 @@ def agreement(spec: dict, impls) -> dict:
         metric = "max |C - numpy's C| / max |numpy's C|"
         tol = 1e-4 if dtype == np.float32 else 1e-10
         scale = max(1.0, float(np.max(np.abs(ref))))
-        rule = (f"GEMM {spec['dtype']} results within {tol:g} of numpy's, relative to its "
+        rule = (f"GEMM {spec['dtype']} results within {tol:.0e} of numpy's, relative to its "
                 f"largest entry")
     for impl in impls:
         if impl == "numpy":
