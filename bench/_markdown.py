@@ -249,8 +249,9 @@ def checks_section(checks, problems, records) -> list:
         detail = "; ".join(f"largest {sec} difference {v:.1e} ({peer}, {key})"
                            for sec, (v, peer, key) in worst.items())
         rules = list(dict.fromkeys(c["rule"] for c in checks))
+        n = len({(c["section"], c["key"]) for c in checks})
         lines.append(f"Before timing, every peer that ran computed the same thing as numpy on "
-                     f"{len(checks)} workload{'s' if len(checks) != 1 else ''}: {', '.join(rules)}"
+                     f"{n} workload{'s' if n != 1 else ''}: {', '.join(rules)}"
                      + (f"; {detail}." if detail else "."))
     failures = {}
     for r in records:
