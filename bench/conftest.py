@@ -1,5 +1,10 @@
 """pytest-benchmark configuration for bench/ (never collected by `pytest tests/`).
 
+These benchmarks time every library inside the one pytest process, where one
+library's idle-spinning thread pool slows the next; they are for quick local
+comparisons. Published numbers come from bench/report.py, which times each
+peer in a fresh process of its own.
+
 Run from the repository root:
 
     pytest bench/                          # all benchmarks, 2 threads
@@ -9,7 +14,7 @@ Run from the repository root:
 Peers that are not installed (torch, scikit-learn) are skipped, not failed.
 Benchmarks in one group ("gemm float32 n=1024", "train 784-256-128-10/b128", ...)
 time the same work, so `--benchmark-group-by=group` (the default) puts them
-side by side. For one markdown table with ratios and targets use bench/report.py.
+side by side. bench/test_report.py holds unit tests of bench/report.py.
 """
 import os
 import sys

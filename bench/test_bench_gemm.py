@@ -1,5 +1,6 @@
 """GEMM benchmarks: C = A @ B (square n x n, into a preallocated C) through
-layernet._kernels.gemm, numpy.matmul(out=) and torch.mm(out=)."""
+layernet._kernels.gemm, numpy.matmul(out=) and torch.mm(out=). In-process
+(pytest-benchmark); bench/report.py is the method for published numbers."""
 import pytest
 
 import workloads

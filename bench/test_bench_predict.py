@@ -1,6 +1,7 @@
 """Predict benchmarks (float32) of a 784-256-128-10 ReLU network: latency at
 batch 1, and throughput at larger batches, in layernet, numpy and PyTorch eager
-(inference_mode)."""
+(inference_mode). In-process (pytest-benchmark); bench/report.py is the method
+for published numbers."""
 import numpy as np
 import pytest
 

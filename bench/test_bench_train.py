@@ -1,6 +1,7 @@
 """Training-step benchmarks (float32): one forward, backward and plain-SGD update
-of the issue's four networks, in layernet (net.train_step), numpy, PyTorch eager
-and scikit-learn's MLPRegressor.partial_fit."""
+of the four benchmark networks, in layernet (net.train_step), numpy, PyTorch
+eager and scikit-learn's MLPRegressor.partial_fit. In-process (pytest-benchmark);
+bench/report.py is the method for published numbers."""
 import numpy as np
 import pytest
 

@@ -1,17 +1,19 @@
-"""Shared definitions for layernet's benchmarks (issue 3).
+"""Shared definitions for layernet's benchmarks.
 
 What lives here: the workloads (GEMM sizes, the four training networks, the
-predict network), thread control for every library, and one factory per
-(library, task) that returns a zero-argument callable doing exactly one unit of
-work (one GEMM, one training step, one predict). The pytest-benchmark files and
-bench/report.py both time these callables, so every number compares the same
-work.
+predict network, the call-overhead network), thread control for every library,
+and one factory per (library, task) that returns a zero-argument callable doing
+exactly one unit of work (one GEMM, one training step, one predict). The
+pytest-benchmark files and bench/report.py (through bench/_worker.py) both time
+these callables, so every number compares the same work. ``report_workloads``
+describes the report's workloads as plain JSON-ready dicts, which is how the
+report hands a workload to a worker process.
 
 The peers:
 
 * numpy: the obvious efficient step. Buffers are preallocated per batch size,
   the products go through ``np.matmul(..., out=...)`` and the updates are
-  in place. It is the baseline the issue's targets name.
+  in place.
 * PyTorch eager: ``torch.nn.Linear`` + ``ReLU``, ``F.mse_loss`` (mean),
   ``backward()``, then a plain SGD update applied in place under
   ``torch.no_grad`` (cheaper per step than ``torch.optim.SGD``'s bookkeeping
@@ -22,7 +24,7 @@ The peers:
 All networks have ReLU hidden layers, an identity output layer, MSE loss (mean
 over all elements) and plain SGD. Every implementation of one workload starts
 from the same weights, so their first losses can be compared (see
-``first_losses``), which guards against timing something that computes the
+``agreement``), which guards against timing something that computes the
 wrong thing.
 """
 from __future__ import annotations
@@ -38,7 +40,6 @@ import numpy as np
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 GEMM_SIZES = (64, 128, 256, 512, 1024, 2048)
-GEMM_SIZES_QUICK = (64, 256, 1024)
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,9 @@ TRAIN_WORKLOADS = (
     TrainWorkload((784, 256, 128, 10), 128, lr=1e-2),
     TrainWorkload((1024, 2048, 2048, 1024), 1024, lr=1e-3),  # GEMM-bound
 )
-TRAIN_WORKLOADS_QUICK = TRAIN_WORKLOADS[:3]
 
 PREDICT_SIZES = (784, 256, 128, 10)
 PREDICT_BATCHES = (1, 64, 4096)
-PREDICT_BATCHES_QUICK = (1, 4096)
 
 
 def _pairs(sizes):
@@ -155,22 +154,6 @@ def available(impl: str) -> bool:
     raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
 
 
-def versions() -> dict:
-    out = {"numpy": np.__version__}
-    import layernet
-    out["layernet"] = getattr(layernet, "__version__", "?")
-    torch = torch_module()
-    if torch is not None:
-        out["torch"] = torch.__version__
-    sk = _try_import("sklearn")
-    if sk is not None:
-        out["sklearn"] = sk.__version__
-    tpc = _try_import("threadpoolctl")
-    if tpc is not None:
-        out["threadpoolctl"] = tpc.__version__
-    return out
-
-
 _blas_limiter = None
 
 
@@ -204,19 +187,6 @@ def set_threads(n: int) -> dict:
         torch.set_num_threads(n)
         got["torch"] = torch.get_num_threads()
     return got
-
-
-def blas_info() -> str:
-    """A short description of numpy's BLAS, e.g. 'openblas 0.3.27 (Haswell, pthreads)'."""
-    if threadpoolctl_available():
-        from threadpoolctl import threadpool_info
-        blas = [d for d in threadpool_info() if d["user_api"] == "blas"]
-        # numpy's own BLAS first (scipy, pulled in by sklearn, may bring another one)
-        blas.sort(key=lambda d: "numpy" not in str(d.get("filepath", "")))
-        for d in blas:
-            return (f"{d.get('internal_api')} {d.get('version')} "
-                        f"({d.get('architecture')}, {d.get('threading_layer')})")
-    return "unknown (threadpoolctl not installed)"
 
 
 # ---------------------------------------------------------------------------
@@ -422,18 +392,119 @@ def make_predict(impl: str, sizes, batch: int, dtype=np.float32):
     raise ValueError(f"impl: no predict for {impl!r}")
 
 
-def first_losses(workload: TrainWorkload, impls, dtype=np.float32) -> dict:
-    """The loss each implementation reports for its first step from the shared
-    initial weights; they should agree to float tolerance."""
-    return {impl: float(make_train_step(impl, workload, dtype)()) for impl in impls}
+# ---------------------------------------------------------------------------
+# The report's workloads, as JSON-ready specs (a worker process gets one)
+# ---------------------------------------------------------------------------
+SECTIONS = ("train", "predict", "gemm", "overhead")
+OVERHEAD_SIZES = (1, 1)           # one 1-1 layer: the call costs nothing but its boundary
+OVERHEAD_LR = 1e-2
+REPORT_GEMM_N = 1024
+PREDICT_PEERS = ("layernet", "numpy", "torch")
+GEMM_PEERS = ("layernet", "numpy", "torch")
+# sklearn's partial_fit spends its time validating input, which says nothing about a boundary.
+OVERHEAD_PEERS = ("layernet", "numpy", "torch")
 
 
-def predict_agreement(sizes, batch: int, impls, dtype=np.float32) -> dict:
-    """Largest absolute difference of each implementation's output from numpy's."""
-    ref = np.array(make_predict("numpy", sizes, batch, dtype)(), copy=True)
-    out = {}
+def _train_spec(section, wl: TrainWorkload, peers) -> dict:
+    key = wl.id if section == "train" else f"train step {wl.id}"
+    return {"section": section, "key": key, "task": "train", "sizes": list(wl.sizes),
+            "batch": wl.batch, "lr": wl.lr, "dtype": "float32", "peers": list(peers)}
+
+
+def _predict_spec(section, sizes, batch, peers) -> dict:
+    name = "-".join(map(str, sizes)) + f"/b{batch}"
+    key = name if section == "predict" else f"predict {name}"
+    return {"section": section, "key": key, "task": "predict", "sizes": list(sizes),
+            "batch": batch, "dtype": "float32", "peers": list(peers)}
+
+
+def _gemm_spec(dtype_name, n) -> dict:
+    return {"section": "gemm", "key": f"{dtype_name} n={n}", "task": "gemm", "n": n,
+            "dtype": dtype_name, "peers": list(GEMM_PEERS)}
+
+
+def report_workloads(section: str, quick: bool = False) -> list:
+    """The workloads bench/report.py measures in `section` (one of SECTIONS);
+    `quick` keeps one or two per section for a smoke run."""
+    if section == "train":
+        chosen = TRAIN_WORKLOADS[:1] if quick else TRAIN_WORKLOADS
+        return [_train_spec("train", wl, IMPLS) for wl in chosen]
+    if section == "predict":
+        batches = (1,) if quick else PREDICT_BATCHES
+        return [_predict_spec("predict", PREDICT_SIZES, b, PREDICT_PEERS) for b in batches]
+    if section == "gemm":
+        dtypes = ("float32",) if quick else tuple(DTYPES)
+        return [_gemm_spec(dt, REPORT_GEMM_N) for dt in dtypes]
+    if section == "overhead":
+        specs = [_predict_spec("overhead", OVERHEAD_SIZES, 1, OVERHEAD_PEERS),
+                 _train_spec("overhead", TrainWorkload(OVERHEAD_SIZES, 1, OVERHEAD_LR),
+                             OVERHEAD_PEERS)]
+        return specs[1:] if quick else specs
+    raise ValueError(f"section: expected one of {SECTIONS}, got {section!r}")
+
+
+def spec_flops(spec: dict) -> float:
+    """Multiply-add flops of one call of the spec's work (matrix products only)."""
+    if spec["task"] == "gemm":
+        return gemm_flops(spec["n"])
+    if spec["task"] == "train":
+        return train_flops(spec["sizes"], spec["batch"])
+    if spec["task"] == "predict":
+        return predict_flops(spec["sizes"], spec["batch"])
+    raise ValueError(f"task: expected 'train', 'predict' or 'gemm', got {spec['task']!r}")
+
+
+def make_callable(spec: dict, impl: str):
+    """The zero-argument callable doing one unit of the spec's work in `impl`."""
+    dtype = DTYPES[spec["dtype"]]
+    if spec["task"] == "gemm":
+        return make_gemm(impl, spec["n"], dtype)
+    if spec["task"] == "train":
+        wl = TrainWorkload(tuple(spec["sizes"]), spec["batch"], spec["lr"])
+        return make_train_step(impl, wl, dtype)
+    if spec["task"] == "predict":
+        return make_predict(impl, tuple(spec["sizes"]), spec["batch"], dtype)
+    raise ValueError(f"task: expected 'train', 'predict' or 'gemm', got {spec['task']!r}")
+
+
+def agreement(spec: dict, impls) -> dict:
+    """What each of `impls` computes for the spec's work, to compare peers:
+    {"metric": ..., "tolerance": ..., "rule": the tolerance in words,
+    "values": {impl: number}, "errors": {impl: message}}.
+
+    train: the first-step loss (numpy's is the reference); predict: the largest
+    absolute difference from numpy's output; gemm: the largest difference from
+    numpy's product relative to its largest entry. One failing impl does not
+    stop the others."""
+    dtype = DTYPES[spec["dtype"]]
+    values, errors = {}, {}
+    if spec["task"] == "train":
+        metric, tol = "first-step loss (must match numpy's)", 1e-3
+        rule = "first-step losses within 1e-3 (relative) of numpy's"
+        for impl in ["numpy"] + [i for i in impls if i != "numpy"]:
+            try:
+                values[impl] = float(make_callable(spec, impl)())
+            except Exception as exc:      # one broken peer must not hide the others' results
+                errors[impl] = f"{type(exc).__name__}: {exc}"
+        return {"metric": metric, "tolerance": tol, "rule": rule, "values": values,
+                "errors": errors}
+    ref = np.array(make_callable(spec, "numpy")(), dtype=np.float64, copy=True)
+    if spec["task"] == "predict":
+        metric, tol, scale = "max |output - numpy's|", 1e-3, 1.0
+        rule = "predict outputs within 1e-3 of numpy's"
+    else:
+        metric = "max |C - numpy's C| / max |numpy's C|"
+        tol = 1e-4 if dtype == np.float32 else 1e-10
+        scale = max(1.0, float(np.max(np.abs(ref))))
+        rule = (f"GEMM {spec['dtype']} results within {tol:.0e} of numpy's, relative to its "
+                f"largest entry")
     for impl in impls:
-        got = make_predict(impl, sizes, batch, dtype)()
-        got = got.numpy() if hasattr(got, "numpy") else np.asarray(got)
-        out[impl] = float(np.max(np.abs(got - ref)))
-    return out
+        if impl == "numpy":
+            continue
+        try:
+            got = make_callable(spec, impl)()
+            got = got.numpy() if hasattr(got, "numpy") else np.asarray(got)
+            values[impl] = float(np.max(np.abs(got.astype(np.float64) - ref))) / scale
+        except Exception as exc:
+            errors[impl] = f"{type(exc).__name__}: {exc}"
+    return {"metric": metric, "tolerance": tol, "rule": rule, "values": values, "errors": errors}
