@@ -4,11 +4,17 @@
  * includes. Matrices are row-major with a leading dimension (row stride in
  * elements). Functions trust their arguments (Python validates them once)
  * and report failure through status codes; they never abort.
+ *
+ * Concepts are tables, each with its own header under tables/: activations,
+ * losses, optimizers, instruction sets, and layer kinds (layers/layer.h).
+ * Python reads their names through the *_count / *_name functions below,
+ * and identifies a row by its index.
  */
 #ifndef LAYERNET_H
 #define LAYERNET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -17,39 +23,47 @@ extern "C" {
 /* Status codes. */
 enum {
     LN_OK = 0,
-    LN_ERR_NOMEM = 1,      /* an allocation failed (only at set-up time) */
-    LN_ERR_NONFINITE = 2,  /* a loss or gradient came out inf/nan; nothing was updated */
-    LN_ERR_ARG = 3,        /* an argument the Python layer should have caught */
-    LN_ERR_ISA = 4         /* the requested instruction set is not available */
+    LN_ERR_NOMEM = 1,        /* an allocation failed or a size would overflow (set-up time only) */
+    LN_ERR_NONFINITE = 2,    /* the loss, a gradient or an updated value came out inf/nan; nothing changed */
+    LN_ERR_ARG = 3,          /* an argument the Python layer should have caught */
+    LN_ERR_ISA = 4,          /* the requested instruction set is not available */
+    LN_ERR_INPUT = 5         /* an input holds inf or nan (its flat index is reported) */
 };
 
 /* Element types. */
 enum { LN_FLOAT32 = 0, LN_FLOAT64 = 1 };
 
-/* Activations. Each derivative is computed from the output H alone. */
-enum {
-    LN_ACT_IDENTITY = 0,
-    LN_ACT_SIGMOID = 1,   /* f' = H(1-H) */
-    LN_ACT_RELU = 2,      /* f' = 1 where H > 0, else 0 */
-    LN_ACT_TANH = 3       /* f' = 1 - H^2 */
-};
-
 /* ------------------------------------------------------------------ */
-/* Instruction-set dispatch and threads                                */
+/* Tables                                                              */
 /* ------------------------------------------------------------------ */
 
-enum { LN_ISA_GENERIC = 0, LN_ISA_AVX2 = 1, LN_ISA_AVX512 = 2 };
+int ln_activation_count(void);
+const char *ln_activation_name(int act);     /* NULL past the end */
+int ln_activation_needs_z(int act);          /* 1: its derivative needs Z, not just H */
+int ln_loss_count(void);
+const char *ln_loss_name(int kind);
+int ln_loss_reduces_by_sum(int kind);        /* 1: not divided by the batch's weight */
+int ln_optimizer_count(void);
+const char *ln_optimizer_name(int kind);
+int ln_optimizer_n_state(int kind);          /* state tensors it may keep */
+int ln_layer_kind_count(void);
+const char *ln_layer_kind_name(int kind);
 
-/* Detects the CPU and picks the best path. Idempotent; called at import. */
+/* ------------------------------------------------------------------ */
+/* Instruction sets and threads                                        */
+/* ------------------------------------------------------------------ */
+
+/* Detects the CPU and picks the best instruction set. Idempotent; called at import. */
 void ln_init(void);
-/* 1 if this build has kernels for `isa` and the CPU runs them. */
-int ln_isa_supported(int isa);
-/* Forces a path; LN_ERR_ISA if it is not supported. */
-int ln_set_isa(int isa);
-int ln_get_isa(void);
-const char *ln_isa_name(int isa);
+int ln_isa_count(void);                      /* the sets this build has, best first */
+const char *ln_isa_name_at(int i);
+int ln_isa_supported(const char *name);      /* built, and this CPU runs it */
+int ln_set_isa(const char *name);            /* LN_ERR_ISA if not supported */
+const char *ln_get_isa(void);
 
-/* Threads used by the kernels (>= 1). Without OpenMP this is always 1. */
+/* Threads used by the kernels (>= 1). Without OpenMP this is always 1.
+ * ln_set_isa and ln_set_num_threads are process-wide: do not change them
+ * while another thread is inside a call. */
 void ln_set_num_threads(int n);
 int ln_get_num_threads(void);
 int ln_openmp_enabled(void);
@@ -65,16 +79,21 @@ long long ln_alloc_count(void);
 /* What happens to each output element after the product, while the tile
  * is still in registers or L1 (never a separate pass over C).
  *   LN_EPI_NONE:     C = alpha*op(A)op(B) + beta*C
- *   LN_EPI_BIAS_ACT: C = act(alpha*op(A)op(B) + beta*C + bias[j])   (bias may be NULL)
- *   LN_EPI_DACT:     C = (alpha*op(A)op(B) + beta*C) * act'(H[i,j]) (H is m x n, row stride ldh) */
+ *   LN_EPI_BIAS_ACT: Z = alpha*op(A)op(B) + beta*C + bias[j] (bias may be NULL);
+ *                    zout = Z when zout is not NULL; C = act(Z)
+ *   LN_EPI_DACT:     C = (alpha*op(A)op(B) + beta*C) * act'(saved[i,j]), where
+ *                    saved is the activation's output H, or its input Z for an
+ *                    activation whose derivative needs Z (ln_activation_needs_z) */
 enum { LN_EPI_NONE = 0, LN_EPI_BIAS_ACT = 1, LN_EPI_DACT = 2 };
 
 typedef struct {
-    int kind;           /* LN_EPI_* */
-    int act;            /* LN_ACT_* */
-    const void *bias;   /* BIAS_ACT: n elements of the GEMM's type, or NULL */
-    const void *h;      /* DACT: the activation output, m x n */
-    ptrdiff_t ldh;
+    int kind;            /* LN_EPI_* */
+    int act;             /* activation index */
+    const void *bias;    /* BIAS_ACT: n elements of the GEMM's type, or NULL */
+    void *zout;          /* BIAS_ACT: m x n, row stride ldz, or NULL */
+    ptrdiff_t ldz;
+    const void *saved;   /* DACT: m x n, row stride ld_saved */
+    ptrdiff_t ld_saved;
 } ln_epilogue;
 
 /* C := epilogue(alpha * op(A) * op(B) + beta * C), row-major.
@@ -83,13 +102,11 @@ typedef struct {
  * beta == 0 means C is not read (it may hold garbage or NaN); alpha == 0
  * means A and B are not read (as in BLAS).
  * epi may be NULL (same as LN_EPI_NONE). k == 0 is allowed (C = beta*C, then epilogue).
- * For DACT, H must not overlap C. relu passes NaN through (max(0, NaN) = NaN).
+ * saved and zout must not overlap C. relu passes NaN through (max(0, NaN) = NaN).
  * Returns LN_OK, or LN_ERR_NOMEM when the packing workspace must grow (the
  * first call on a thread, or a larger problem than before) and cannot.
  * Thread-safe: concurrent calls from different OS threads are allowed.
- * After the first call of a given size on a thread no memory is allocated.
- * ln_set_isa and ln_set_num_threads are process-wide: do not change them
- * while another thread is inside a call. */
+ * After the first call of a given size on a thread no memory is allocated. */
 int ln_sgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
              float alpha, const float *A, ptrdiff_t lda,
              const float *B, ptrdiff_t ldb,
@@ -100,104 +117,150 @@ int ln_dgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
              double beta, double *C, ptrdiff_t ldc, const ln_epilogue *epi);
 
 /* ------------------------------------------------------------------ */
-/* Single-layer kernels (also the oracle hooks the tests call)         */
+/* Element-wise hooks (the tests reach each table row through these)   */
 /* ------------------------------------------------------------------ */
 
-/* H = act(X W + B). X n x n_in, W n_in x n_out, B n_out (or NULL), H n x n_out; all contiguous. */
-int ln_dense_forward(int dtype, int act, ptrdiff_t n, ptrdiff_t n_in, ptrdiff_t n_out,
-                     const void *X, const void *W, const void *B, void *H);
+/* out[i] = act(z[i]) (mode 0) or act'(s[i]) (mode 1), for size elements,
+ * through the active instruction set's vector forms. */
+int ln_activation_apply(int dtype, int act, int mode, ptrdiff_t size, const void *in, void *out);
 
-/* A = dH * act'(H); dW = X^T A; dB = colsum(A); dX = A W^T (skipped if dX is NULL).
- * A is an n x n_out scratch buffer the caller provides. */
-int ln_dense_backward(int dtype, int act, ptrdiff_t n, ptrdiff_t n_in, ptrdiff_t n_out,
-                      const void *X, const void *W, const void *H, const void *dH,
-                      void *A, void *dW, void *dB, void *dX);
-
-/* Losses over an n x m output. Each returns the loss in *loss and, when
- * grad != NULL, writes the gradient with respect to its input.
- *   MSE mean: L = sum (H-Y)^2 / (n m), grad = 2 (H-Y) / (n m)
- *   MSE sum:  L = sum (H-Y)^2,         grad = 2 (H-Y)
- *   Softmax cross-entropy on logits Z against target distributions T (rows of
- *   one-hot or soft labels): L = -sum T log softmax(Z) / n,
- *   grad = (softmax(Z) * rowsum(T) - T) / n. Computed with log-sum-exp. */
-enum { LN_LOSS_MSE_MEAN = 0, LN_LOSS_MSE_SUM = 1, LN_LOSS_CROSS_ENTROPY = 2 };
-int ln_loss(int dtype, int kind, ptrdiff_t n, ptrdiff_t m,
-            const void *H, const void *Y, void *grad, double *loss);
+/* The loss of an n x m output H against targets Y, with optional per-row
+ * weights w (NULL: all 1), scaled by `scale`; param holds the loss's
+ * parameters (may be NULL). Writes dL/dH to grad unless it is NULL. */
+int ln_loss(int dtype, int kind, const double *param, ptrdiff_t n, ptrdiff_t m,
+            const void *H, const void *Y, const void *w, double scale,
+            void *grad, double *loss);
 
 /* ------------------------------------------------------------------ */
-/* Optimizers: in-place updates of one parameter tensor of `size`      */
-/* elements. Definitions match PyTorch's SGD and Adam (weight decay is */
-/* L2: g += wd * p).                                                   */
+/* Optimizers                                                          */
 /* ------------------------------------------------------------------ */
 
-enum { LN_OPT_SGD = 0, LN_OPT_ADAM = 1 };
+#define LN_OPT_MAX_HP 6
+#define LN_OPT_MAX_STATE 4
 
 typedef struct {
-    int kind;            /* LN_OPT_* */
+    int kind;                    /* optimizer index (tables/optimizers.h) */
     double lr;
-    double momentum;     /* SGD: 0 disables the velocity buffer */
-    int nesterov;        /* SGD */
-    double beta1, beta2, eps;  /* Adam */
     double weight_decay;
-    long long step;      /* Adam: steps taken so far; incremented by ln_net steps */
-} ln_optimizer;
+    double hp[LN_OPT_MAX_HP];    /* the kind's hyper-parameters, in its row's order */
+    double clip_norm;            /* > 0: scale the gradient to this global norm first */
+    long long step;              /* steps taken; a step uses step + 1 and advances it */
+} ln_optim;
 
-/* p, g and the state buffers have `size` elements. state1 is the SGD velocity
- * or Adam's first moment; state2 is Adam's second moment. `t` is the 1-based
- * step number used by Adam's bias correction. */
-int ln_optimizer_update(int dtype, const ln_optimizer *opt, long long t, ptrdiff_t size,
-                        void *p, const void *g, void *state1, void *state2);
+/* One update of `size` parameters p with gradient g and the kind's state
+ * tensors s[0..n_state) (same size; unused ones may be NULL), at step t
+ * (1-based). All or nothing: LN_ERR_NONFINITE, and nothing written, if any
+ * new value would be inf or nan. Clipping is not applied here. */
+int ln_optimizer_update(int dtype, const ln_optim *opt, long long t, ptrdiff_t size,
+                        void *p, const void *g, void *const *s);
 
 /* ------------------------------------------------------------------ */
-/* Whole networks: one call per step, workspaces reused                */
+/* Networks                                                            */
 /* ------------------------------------------------------------------ */
 
+/* One node of a network: a layer kind and its shape and settings. */
+typedef struct {
+    int kind;            /* layer kind index (ln_layer_kind_name) */
+    ptrdiff_t n_in, n_out;
+    int act;             /* output activation index (identity for kinds without one) */
+    double rate;         /* Dropout: probability of zeroing an element */
+} ln_node_spec;
+
+/* A network: its nodes, the layout of its flat parameter vector and a lock
+ * that orders parameter updates against forward passes. The parameters and
+ * constants live in flat vectors that the caller owns and binds. */
 typedef struct ln_net ln_net;
 
-/* sizes has n_layers + 1 entries, acts has n_layers. Returns NULL on bad
- * arguments or out of memory. */
-ln_net *ln_net_create(int dtype, int n_layers, const ptrdiff_t *sizes, const int *acts);
+/* A workspace: the buffers of one call. One call at a time per workspace;
+ * calls on one network from several threads each use their own. */
+typedef struct ln_ws ln_ws;
+
+/* NULL and *status set (LN_ERR_ARG for an invalid spec, LN_ERR_NOMEM) on failure. */
+ln_net *ln_net_create(int dtype, int n_nodes, const ln_node_spec *nodes, int *status);
 void ln_net_free(ln_net *net);
 
-/* Points layer i at its parameters (W: sizes[i] x sizes[i+1], B: sizes[i+1]),
- * owned by the caller, and at its optimizer state buffers (same shapes, may be NULL
- * when the optimizer does not need them). */
-void ln_net_set_params(ln_net *net, int layer, void *W, void *B);
-void ln_net_set_state(ln_net *net, int layer, void *W1, void *B1, void *W2, void *B2);
+/* The flat parameter vector: its length in elements (each tensor starts on
+ * a 64-byte boundary; the gaps stay zero), and where tensor i starts and
+ * how long it is. Tensors come node by node in their layer kind's order
+ * (Dense: W then B). Constants (non-trained tensors) have their own vector. */
+ptrdiff_t ln_net_param_size(const ln_net *net);
+int ln_net_tensor_count(const ln_net *net);
+void ln_net_tensor(const ln_net *net, int i, int *node, ptrdiff_t *offset, ptrdiff_t *size);
+ptrdiff_t ln_net_const_size(const ln_net *net);
+int ln_net_const_count(const ln_net *net);
+void ln_net_const(const ln_net *net, int i, int *node, ptrdiff_t *offset, ptrdiff_t *size);
+void ln_net_bind(ln_net *net, void *params, const void *consts);
 
-/* Makes room for batches of up to `batch` rows. Allocates only when the
- * batch is larger than any seen before. */
-int ln_net_reserve(ln_net *net, ptrdiff_t batch);
+ln_ws *ln_ws_create(void);
+void ln_ws_free(ln_ws *ws);
+/* The flat gradient of the last ln_net_backward on this workspace. */
+void *ln_ws_grad(ln_ws *ws);
 
-/* out (n x sizes[n_layers]) = the network's output for X (n x sizes[0]). */
-int ln_net_predict(ln_net *net, ptrdiff_t n, const void *X, void *out);
+/* out (n x n_out) = the network's output for X (n x n_in), in inference mode.
+ * With check_finite, an inf or nan in X returns LN_ERR_INPUT and its flat
+ * index in *bad. Holds the network's read lock. */
+int ln_net_predict(ln_net *net, ln_ws *ws, ptrdiff_t n, const void *X, void *out,
+                   int check_finite, ptrdiff_t *bad);
 
-/* Forward, loss and backward. Gradients land in the net's buffers
- * (ln_net_grad). Returns the loss in *loss. */
-int ln_net_gradients(ln_net *net, int loss_kind, ptrdiff_t n,
-                     const void *X, const void *Y, double *loss);
-/* The gradient buffer of layer i: which = 0 for dW, 1 for dB. */
-const void *ln_net_grad(const ln_net *net, int layer, int which);
+/* The loss of a batch, and what a step needs to update.
+ *   kind, param     the loss (tables/losses.h)
+ *   w               per-row sample weights, or NULL
+ *   denom           the loss's divisor; 0: the batch's own (total weight, or
+ *                   rows); data-parallel training passes the global one
+ *   training        1: train-time behaviour (dropout) with seed and step
+ */
+typedef struct {
+    int kind;
+    double param[2];
+    const void *w;
+    double denom;
+    int training;
+    uint64_t seed;
+    long long step;
+} ln_batch_opts;
 
-/* One step: forward, loss, backward, optimizer update (opt->step is advanced
- * by one). If the loss or any gradient is non-finite, returns LN_ERR_NONFINITE
- * and changes nothing: parameters, optimizer state and opt->step stay as they were. */
-int ln_net_train_step(ln_net *net, int loss_kind, ln_optimizer *opt,
-                      ptrdiff_t n, const void *X, const void *Y, double *loss);
+/* Forward, loss and backward: the loss in *loss, the flat gradient in the
+ * workspace (ln_ws_grad). LN_ERR_NONFINITE if the loss or a gradient is not
+ * finite. Holds the network's read lock. */
+int ln_net_backward(ln_net *net, ln_ws *ws, const ln_batch_opts *opts, ptrdiff_t n,
+                    const void *X, const void *Y, double *loss);
 
-/* Steps over batches first_batch .. first_batch + n_batches - 1 of an epoch.
- * Batch b takes rows perm[b*batch_size .. min((b+1)*batch_size, n_samples)) of
- * X and Y. opt->step is advanced once per step. Stops at the first
- * non-finite step (that step changes nothing). *loss_sum gets the sum of the
- * per-step losses, each weighted by its batch's row count; *hits the number
- * of rows whose largest output (before that step's update) is at the target
- * row's largest entry (the running accuracy of classification); *steps_done
- * the number of completed steps. */
-int ln_net_fit_batches(ln_net *net, int loss_kind, ln_optimizer *opt,
-                       ptrdiff_t n_samples, const void *X, const void *Y,
-                       const long long *perm, ptrdiff_t batch_size,
-                       ptrdiff_t first_batch, ptrdiff_t n_batches,
-                       double *loss_sum, ptrdiff_t *hits, ptrdiff_t *steps_done);
+/* The loss alone (inference mode), without a backward pass. */
+int ln_net_loss(ln_net *net, ln_ws *ws, const ln_batch_opts *opts, ptrdiff_t n,
+                const void *X, const void *Y, double *loss);
+
+/* The optimizer's update of the bound parameters with the flat gradient
+ * `grad` (clipped first when opt->clip_norm > 0) and the flat state
+ * vectors; advances opt->step. All or nothing: LN_ERR_NONFINITE, and
+ * nothing changed, if the gradient or any new value is not finite. Holds
+ * the network's write lock, so a concurrent predict sees the parameters of
+ * before or after the step, never a mixture. *grad_norm gets the gradient's
+ * global norm (before clipping) when not NULL. */
+int ln_net_update(ln_net *net, ln_optim *opt, void *const *state, const void *grad,
+                  double *grad_norm);
+
+/* ln_net_backward then ln_net_update (with opts->step = opt->step + 1). */
+int ln_net_train_step(ln_net *net, ln_ws *ws, const ln_batch_opts *opts, ln_optim *opt,
+                      void *const *state, ptrdiff_t n, const void *X, const void *Y,
+                      double *loss);
+
+/* An epoch's batches in one call: batch b takes rows
+ * perm[b*batch_size .. min((b+1)*batch_size, n_samples)) of X, Y and w.
+ * Stops at the first step that fails (that step changes nothing). */
+typedef struct {
+    ptrdiff_t n_samples;
+    const void *X, *Y, *w;       /* w: per-row sample weights, or NULL */
+    const int64_t *perm;
+    ptrdiff_t batch_size, first_batch, n_batches;
+    /* out */
+    double loss_sum;             /* sum over steps of loss * the batch's total weight */
+    double weight_sum;           /* sum of the batches' total weights */
+    ptrdiff_t hits, hit_units;   /* right answers before each step, out of hit_units */
+    ptrdiff_t steps_done;
+} ln_fit_args;
+
+int ln_net_fit_batches(ln_net *net, ln_ws *ws, const ln_batch_opts *opts, ln_optim *opt,
+                       void *const *state, ln_fit_args *args);
 
 #ifdef __cplusplus
 }

@@ -12,16 +12,11 @@
 #endif
 #include "layernet.h"
 #include "kernels/kernels.h"
-#include "alloc.h"
+#include "framework/alloc.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-/* k block for a single row tile on unpacked B (see gemm_serial) */
-#define LN_GEMV_KC 16
-/* Bytes of B from which a one-row product is split across threads */
-#define LN_GEMV_MT_BYTES (256.0 * 1024)
 
 /* ------------------------------------------------------------------ */
 /* Workspace: packing buffers owned by the calling OS thread           */
@@ -29,7 +24,6 @@
 
 /* One 64-byte aligned buffer that only grows. */
 typedef struct {
-    void *raw;
     void *ptr;
     size_t bytes;
 } ln_gemm_buf;
@@ -56,13 +50,12 @@ static LN_THREAD_LOCAL ln_gemm_ws *ln_tls_ws;
 
 static int ln_gemm_buf_reserve(ln_gemm_buf *b, size_t bytes)
 {
-    void *raw;
+    void *p;
     if (bytes <= b->bytes) return LN_OK;
-    raw = ln_malloc(bytes + 64);
-    if (!raw) return LN_ERR_NOMEM;
-    free(b->raw);
-    b->raw = raw;
-    b->ptr = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    p = ln_aligned_alloc(bytes);
+    if (!p) return LN_ERR_NOMEM;
+    ln_aligned_free(b->ptr);
+    b->ptr = p;
     b->bytes = bytes;
     return LN_OK;
 }
@@ -70,7 +63,7 @@ static int ln_gemm_buf_reserve(ln_gemm_buf *b, size_t bytes)
 static void ln_gemm_ws_free(ln_gemm_ws *ws)
 {
     int i;
-    for (i = 0; i < ws->nslots; ++i) { free(ws->abuf[i].raw); free(ws->bbuf[i].raw); }
+    for (i = 0; i < ws->nslots; ++i) { ln_aligned_free(ws->abuf[i].ptr); ln_aligned_free(ws->bbuf[i].ptr); }
     free(ws->abuf); free(ws->bbuf); free(ws->aptr); free(ws->bptr);
     ws->abuf = ws->bbuf = 0;
     ws->aptr = ws->bptr = 0;
@@ -188,6 +181,8 @@ void ln_gemm_force(int path, int threads)
     ln_force_threads = threads;
 }
 
+static int ln_gemm_forced_path(void) { return ln_force_path; }
+
 /* 1 if 16 rows at a stride of ld_bytes fall into 4 or fewer of the 64 sets
  * of a 32 KiB 8-way L1 (strides near a multiple of 1-4 KiB): unpacked
  * micro-panels at such a stride evict each other. */
@@ -226,7 +221,6 @@ static void ln_gemm_choose(const ln_gemm_blocks *bk, int transa, ptrdiff_t m, pt
                   ((*pack_b && n >= bk->sup_pack_a_n) || (transa && ln_gemm_ld_aliases(lda_bytes)));
     }
     if (!ln_force_threads && 2.0 * work < bk->mt_flops) nth = 1;
-    if (!ln_force_threads && 2.0 * (double)m * (double)n * (double)k < bk->mt_flops) nth = 1;
     *split_rows = m >= n ? tiles_m >= nth || tiles_m >= tiles_n : tiles_n < nth && tiles_m > tiles_n;
     if (*split_rows) { if (tiles_m < nth) nth = (int)tiles_m; }
     else if (tiles_n < nth) nth = (int)tiles_n;
@@ -238,14 +232,14 @@ static void ln_gemm_choose(const ln_gemm_blocks *bk, int transa, ptrdiff_t m, pt
 
 /* Threads for a one-row product with a k x n B: more than one only when B
  * is big enough that each thread's share outweighs a fork/join (~2 us). */
-static int ln_gemv_threads(ptrdiff_t k, ptrdiff_t n, size_t elem)
+static int ln_gemv_threads(const ln_gemm_blocks *bk, ptrdiff_t k, ptrdiff_t n, size_t elem)
 {
     int nth = ln_get_num_threads();
-    ptrdiff_t panels = (n + 15) / 16;
+    const ptrdiff_t panels = (n + bk->nr - 1) / bk->nr;
 #ifndef _OPENMP
     nth = 1;
 #endif
-    if (!ln_force_threads && (double)k * (double)n * (double)elem < LN_GEMV_MT_BYTES) nth = 1;
+    if (!ln_force_threads && (double)k * (double)n * (double)elem < bk->gemv_mt_bytes) nth = 1;
     if (nth > panels) nth = (int)panels;
     return nth < 1 ? 1 : nth;
 }
@@ -263,40 +257,15 @@ static void ln_gemm_range(ptrdiff_t n, int tile, int tid, int nth, ptrdiff_t *lo
 /* The two instantiations                                              */
 /* ------------------------------------------------------------------ */
 
-#define LN_T float
-#define LN_AUX ln_sgemm_aux
-#define LN_BLK sblk
-#define LN_UKR sgemm_ukr
-#define LN_GEMV sgemv
-#define LN_FN(x) ln_s##x
-#include "gemm_tmpl.h"
-#undef LN_T
-#undef LN_AUX
-#undef LN_BLK
-#undef LN_UKR
-#undef LN_GEMV
-#undef LN_FN
-
-#define LN_T double
-#define LN_AUX ln_dgemm_aux
-#define LN_BLK dblk
-#define LN_UKR dgemm_ukr
-#define LN_GEMV dgemv
-#define LN_FN(x) ln_d##x
-#include "gemm_tmpl.h"
-#undef LN_T
-#undef LN_AUX
-#undef LN_BLK
-#undef LN_UKR
-#undef LN_GEMV
-#undef LN_FN
+#define LN_TEMPLATE "framework/gemm_tmpl.h"
+#include "framework/typed.h"
 
 int ln_sgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
              float alpha, const float *A, ptrdiff_t lda,
              const float *B, ptrdiff_t ldb,
              float beta, float *C, ptrdiff_t ldc, const ln_epilogue *epi)
 {
-    return ln_sgemm_run(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, epi);
+    return gemm_run_f32(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, epi);
 }
 
 int ln_dgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -304,5 +273,5 @@ int ln_dgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
              const double *B, ptrdiff_t ldb,
              double beta, double *C, ptrdiff_t ldc, const ln_epilogue *epi)
 {
-    return ln_dgemm_run(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, epi);
+    return gemm_run_f64(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, epi);
 }

@@ -19,44 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "layernet.h"
-#include "kernels/kernels.h"
+#include "tests/check.h"
 
-static unsigned long long rng_state = 88172645463325252ULL;
-static double urand(void)  /* uniform in [-1, 1) */
-{
-    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) * (2.0 / 9007199254740992.0) - 1.0;
-}
-static int irand(int n) { return (int)((urand() + 1.0) * 0.5 * n) % n; }
-
-static long n_checks = 0, n_fail = 0;
-
-static double ref_act(int act, double x)
-{
-    switch (act) {
-    case LN_ACT_SIGMOID: return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
-    case LN_ACT_RELU: return x < 0 ? 0.0 : x;
-    case LN_ACT_TANH: return tanh(x);
-    default: return x;
-    }
-}
-static double ref_dact(int act, double h)
-{
-    switch (act) {
-    case LN_ACT_SIGMOID: return h * (1.0 - h);
-    case LN_ACT_RELU: return h > 0 ? 1.0 : 0.0;
-    case LN_ACT_TANH: return 1.0 - h * h;
-    default: return 1.0;
-    }
-}
-
-static const char *act_name[] = { "id", "sig", "relu", "tanh" };
 static const char *epi_name[] = { "none", "bias_act", "dact" };
 
 /* One GEMM case in double-precision storage; dt selects the type under test. */
 typedef struct {
-    int dt, ta, tb, epi, act, has_bias;
+    int dt, ta, tb, epi, act, has_bias, keep_z;
     ptrdiff_t m, n, k, lda, ldb, ldc, ldh;
     double alpha, beta;
 } gcase;
@@ -71,9 +40,9 @@ static int run_case(const gcase *g, const char *tag)
     size_t asz = ar ? (size_t)((ar - 1) * g->lda + ac) : 0, bsz = br ? (size_t)((br - 1) * g->ldb + bc) : 0;
     size_t csz = (size_t)((m - 1) * g->ldc + n), hsz = (size_t)((m - 1) * g->ldh + n);
     double *A = malloc(asz * 8), *B = malloc(bsz * 8), *C0 = malloc(csz * 8);
-    double *H = malloc(hsz * 8), *bias = malloc((size_t)(n + 1) * 8), *R = malloc(csz * 8);
+    double *H = malloc(hsz * 8), *bias = malloc((size_t)(n + 1) * 8);
     void *Ax = malloc(asz * 8), *Bx = malloc(bsz * 8), *Cx = malloc(csz * 8);
-    void *Hx = malloc(hsz * 8), *biasx = malloc((size_t)(n + 1) * 8);
+    void *Hx = malloc(hsz * 8), *biasx = malloc((size_t)(n + 1) * 8), *Zx = malloc(csz * 8);
     double eps = g->dt == LN_FLOAT32 ? 6e-8 : 1.2e-16;
     int ok = 1, rc;
     ln_epilogue e;
@@ -82,9 +51,14 @@ static int run_case(const gcase *g, const char *tag)
     for (i = 0; i < (ptrdiff_t)asz; ++i) A[i] = urand();
     for (i = 0; i < (ptrdiff_t)bsz; ++i) B[i] = urand();
     for (i = 0; i < (ptrdiff_t)csz; ++i) C0[i] = g->beta == 0 ? NAN : urand() * 2;
+    /* The derivative's tensor: the output H, or Z for an activation that needs Z */
     for (i = 0; i < (ptrdiff_t)hsz; ++i) {
         double z = urand() * 3;
-        H[i] = g->act == LN_ACT_RELU ? (irand(4) == 0 ? 0.0 : z) : ref_act(g->act, z);
+        if (ln_act_needs_z(g->act)) H[i] = z;
+        else H[i] = g->act == LN_ACT_relu && irand(4) == 0 ? 0.0 : ln_act_ref(g->act, z);
+    }
+    for (i = 0; i < (ptrdiff_t)csz; ++i) {
+        if (g->dt == LN_FLOAT32) ((float *)Zx)[i] = -7.0f; else ((double *)Zx)[i] = -7.0;
     }
     for (j = 0; j <= n; ++j) bias[j] = urand();
     if (g->alpha == 0) for (i = 0; i < (ptrdiff_t)asz; ++i) A[i] = NAN;  /* A must not be read */
@@ -97,7 +71,8 @@ static int run_case(const gcase *g, const char *tag)
 
     e.kind = g->epi; e.act = g->act;
     e.bias = g->has_bias ? biasx : NULL;
-    e.h = Hx; e.ldh = g->ldh;
+    e.zout = g->keep_z ? Zx : NULL; e.ldz = g->ldc;
+    e.saved = Hx; e.ld_saved = g->ldh;
     if (g->dt == LN_FLOAT32)
         rc = ln_sgemm(g->ta, g->tb, m, n, k, (float)g->alpha, (float *)Ax, g->lda, (float *)Bx, g->ldb,
                       (float)g->beta, (float *)Cx, g->ldc, g->epi == LN_EPI_NONE && irand(2) ? NULL : &e);
@@ -125,23 +100,33 @@ static int run_case(const gcase *g, const char *tag)
             if (g->beta != 0) { x += g->beta * C0[i * g->ldc + j]; mag += fabs(g->beta * C0[i * g->ldc + j]); }
             if (g->epi == LN_EPI_BIAS_ACT) {
                 if (g->has_bias) { x += bias[j]; mag += fabs(bias[j]); }
-                want = ref_act(g->act, x);
+                want = ln_act_ref(g->act, x);
+                if (g->keep_z) {
+                    /* The kept Z is the pre-activation value */
+                    double z = g->dt == LN_FLOAT32 ? ((float *)Zx)[i * g->ldc + j] : ((double *)Zx)[i * g->ldc + j];
+                    double ztol = 4 * eps * (double)(k + 4) * (mag + 1) + (g->dt == LN_FLOAT32 ? 1e-6 : 1e-14);
+                    if (!(fabs(z - x) <= ztol)) {
+                        ok = 0;
+                        fprintf(stderr, "FAIL %s kept Z[%td,%td] = %.17g, want %.17g\n", tag, i, j, z, x);
+                    }
+                }
             } else if (g->epi == LN_EPI_DACT) {
-                want = x * ref_dact(g->act, H[i * g->ldh + j]);
+                want = x * ln_dact_ref(g->act, H[i * g->ldh + j]);
             } else want = x;
-            tol = 4 * eps * (double)(k + 4) * (mag + 1) + (g->dt == LN_FLOAT32 ? 1e-6 : 1e-14);
+            /* Activations with a slope above 1 (gelu's derivative, softplus near 0) amplify */
+            tol = 4 * eps * (double)(k + 4) * (mag + 1) * 2 + (g->dt == LN_FLOAT32 ? 2e-6 : 1e-14);
             if (!(fabs(got - want) <= tol)) {
                 ok = 0;
                 fprintf(stderr, "FAIL %s %s m=%td n=%td k=%td ta=%d tb=%d alpha=%g beta=%g epi=%s act=%s bias=%d "
                         "lda=%td ldb=%td ldc=%td: C[%td,%td] = %.17g, want %.17g (tol %.3g)\n",
                         tag, g->dt == LN_FLOAT32 ? "f32" : "f64", m, n, k, g->ta, g->tb, g->alpha, g->beta,
-                        epi_name[g->epi], act_name[g->act], g->has_bias, g->lda, g->ldb, g->ldc, i, j, got, want, tol);
+                        epi_name[g->epi], ln_activation_name(g->act), g->has_bias, g->lda, g->ldb, g->ldc, i, j, got, want, tol);
             }
         }
     ++n_checks;
     if (!ok) ++n_fail;
-    free(A); free(B); free(C0); free(H); free(bias); free(R);
-    free(Ax); free(Bx); free(Cx); free(Hx); free(biasx);
+    free(A); free(B); free(C0); free(H); free(bias);
+    free(Ax); free(Bx); free(Cx); free(Hx); free(biasx); free(Zx);
     return ok;
 }
 
@@ -153,7 +138,8 @@ static void random_case(gcase *g, int dt, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
     g->ta = irand(2); g->tb = irand(2);
     g->alpha = irand(8) ? alphas[irand(3)] : alphas[3];
     g->beta = betas[irand(4)];
-    g->epi = irand(3); g->act = irand(4); g->has_bias = irand(3) != 0;
+    g->epi = irand(3); g->act = irand(LN_ACT_COUNT); g->has_bias = irand(3) != 0;
+    g->keep_z = g->epi == LN_EPI_BIAS_ACT && irand(2);
     g->lda = (g->ta ? m : k) + (irand(3) ? 0 : 1 + irand(3));
     g->ldb = (g->tb ? k : n) + (irand(3) ? 0 : 1 + irand(3));
     g->ldc = n + (irand(3) ? 0 : 1 + irand(3));
@@ -202,11 +188,12 @@ static void test_all_combos(const char *tag)
         for (ta = 0; ta < 2; ++ta)
             for (tb = 0; tb < 2; ++tb)
                 for (epi = 0; epi < 3; ++epi)
-                    for (act = 0; act < 4; ++act)
+                    for (act = 0; act < LN_ACT_COUNT; ++act)
                         for (hb = 0; hb < 2; ++hb)
                             for (ab = 0; ab < 4; ++ab) {
                                 random_case(&g, dt, 37, 45, 29);
                                 g.ta = ta; g.tb = tb; g.epi = epi; g.act = act; g.has_bias = hb;
+                                g.keep_z = epi == LN_EPI_BIAS_ACT && (ab & 1);
                                 g.alpha = al[ab & 1]; g.beta = be[ab >> 1];
                                 g.lda = ta ? g.m : g.k; g.ldb = tb ? g.k : g.n; g.ldc = g.n; g.ldh = g.n;
                                 run_case(&g, tag);
@@ -225,177 +212,180 @@ static void test_empty(void)
     if (!ok) { ++n_fail; fprintf(stderr, "FAIL empty GEMM touched C or failed\n"); }
 }
 
-#if LN_BUILD_AVX2
-/* SIMD micro-kernels and epilogue tiles against their reference twins. */
-static void test_twins(void)
+/* Every ISA's micro-kernel on random tiles (packed and unpacked, every
+ * edge, every epilogue) against a naive product in double, and against the
+ * portable twin where the tiles agree. Cells outside the tile must stay
+ * untouched. */
+#define TW_LD 40
+static void test_ukr_isa(const ln_isa *isa, const ln_isa *ref, int dt)
 {
-    float a[40 * 64], b[40 * 64 + 16], c1[6 * 40], c2[6 * 40], hs[6 * 40], bs[16];
-    double ad[40 * 64], bd[40 * 64 + 8], d1[6 * 40], d2[6 * 40], hd[6 * 40], bsd[8];
+    static double a[40 * 64], b[40 * 64 + 32], h[6 * TW_LD * 2], bias[32];
+    static double c0[16 * TW_LD], c1[16 * TW_LD], c2[16 * TW_LD];
+    static float af[40 * 64], bf[40 * 64 + 32], hf[6 * TW_LD * 2], biasf[32], cf1[16 * TW_LD], cf2[16 * TW_LD];
+    const ln_gemm_blocks *bk = dt ? &isa->f64.blk : &isa->f32.blk;
+    const ln_gemm_blocks *rb = dt ? &ref->f64.blk : &ref->f32.blk;
+    const int same_tile = bk->mr <= rb->mr && bk->nr <= rb->nr;
     int it, i;
-    if (!ln_isa_supported(LN_ISA_AVX2)) return;
-    for (i = 0; i < 40 * 64; ++i) { a[i] = (float)urand(); ad[i] = urand(); }
-    for (i = 0; i < 40 * 64 + 16; ++i) b[i] = (float)urand();
-    for (i = 0; i < 40 * 64 + 8; ++i) bd[i] = urand();
-    for (i = 0; i < 6 * 40; ++i) { hs[i] = (float)(0.5 + 0.5 * urand()); hd[i] = 0.5 + 0.5 * urand(); }
-    for (i = 0; i < 16; ++i) bs[i] = (float)urand();
-    for (i = 0; i < 8; ++i) bsd[i] = urand();
-    for (it = 0; it < 4000; ++it) {
-        ptrdiff_t k = irand(40), mr = 1 + irand(6), nrs = 1 + irand(16), nrd = 1 + irand(8), j;
-        int packed = irand(2), trans = irand(2);
-        ptrdiff_t rs_a = packed ? 1 : (trans ? 1 : 40), cs_a = packed ? 6 : (trans ? 7 : 1);
-        ptrdiff_t rs_bs = packed ? 16 : 17 + irand(5), rs_bd = packed ? 8 : 9 + irand(5);
-        ln_sgemm_aux sa;
-        ln_dgemm_aux da;
-        double tol;
-        sa.alpha = irand(2) ? 1.0f : -0.5f; sa.beta = (float)irand(3) * 0.5f;
-        sa.epi = irand(3); sa.act = irand(4); sa.bias = irand(2) ? bs : NULL; sa.h = hs; sa.ldh = 40;
-        da.alpha = sa.alpha; da.beta = sa.beta; da.epi = sa.epi; da.act = sa.act;
-        da.bias = sa.bias ? bsd : NULL; da.h = hd; da.ldh = 40;
-        for (i = 0; i < 6 * 40; ++i) { c1[i] = c2[i] = (float)urand(); d1[i] = d2[i] = urand(); }
-        ln_sgemm_ref_6x16(k, mr, nrs, a, rs_a, cs_a, b, rs_bs, c1, 40, &sa);
-        ln_sgemm_avx2_6x16(k, mr, nrs, a, rs_a, cs_a, b, rs_bs, c2, 40, &sa);
-        ln_dgemm_ref_6x8(k, mr, nrd, ad, rs_a, cs_a, bd, rs_bd, d1, 40, &da);
-        ln_dgemm_avx2_6x8(k, mr, nrd, ad, rs_a, cs_a, bd, rs_bd, d2, 40, &da);
-        for (i = 0; i < 6; ++i)
-            for (j = 0; j < 40; ++j) {
-                int inside_s = i < mr && j < nrs, inside_d = i < mr && j < nrd;
-                tol = 1e-6 * (k + 4);
-                ++n_checks;
-                if (inside_s ? !(fabs(c1[i * 40 + j] - c2[i * 40 + j]) <= tol) : c1[i * 40 + j] != c2[i * 40 + j]) {
-                    ++n_fail;
-                    fprintf(stderr, "FAIL twin s k=%td mr=%td nr=%td packed=%d epi=%d act=%d at %d,%td: ref %.9g avx2 %.9g\n",
-                            k, mr, nrs, packed, sa.epi, sa.act, i, j, c1[i * 40 + j], c2[i * 40 + j]);
-                    return;
-                }
-                tol = 1e-14 * (k + 4);
-                ++n_checks;
-                if (inside_d ? !(fabs(d1[i * 40 + j] - d2[i * 40 + j]) <= tol) : d1[i * 40 + j] != d2[i * 40 + j]) {
-                    ++n_fail;
-                    fprintf(stderr, "FAIL twin d k=%td mr=%td nr=%td packed=%d epi=%d act=%d at %d,%td: ref %.17g avx2 %.17g\n",
-                            k, mr, nrd, packed, da.epi, da.act, i, j, d1[i * 40 + j], d2[i * 40 + j]);
-                    return;
-                }
+    for (i = 0; i < 40 * 64; ++i) { a[i] = urand(); af[i] = (float)a[i]; a[i] = dt ? a[i] : af[i]; }
+    for (i = 0; i < 40 * 64 + 32; ++i) { b[i] = urand(); bf[i] = (float)b[i]; b[i] = dt ? b[i] : bf[i]; }
+    for (i = 0; i < 32; ++i) { bias[i] = urand(); biasf[i] = (float)bias[i]; bias[i] = dt ? bias[i] : biasf[i]; }
+    for (it = 0; it < 3000; ++it) {
+        const ptrdiff_t k = irand(40), mr = 1 + irand(bk->mr), nr = 1 + irand(bk->nr);
+        const int packed = irand(2), trans = irand(2), act = irand(LN_ACT_COUNT), epi = irand(3);
+        const ptrdiff_t rs_a = packed ? 1 : (trans ? 1 : 40), cs_a = packed ? bk->mr : (trans ? 7 : 1);
+        const ptrdiff_t rs_b = packed ? bk->nr : bk->nr + 1 + irand(5);
+        const double alpha = irand(2) ? 1.0 : -0.5, beta = irand(3) * 0.5;
+        const int with_bias = irand(2), keep_z = epi == LN_EPI_BIAS_ACT && irand(2);
+        ptrdiff_t j, p;
+        int bad = 0;
+        for (i = 0; i < 6 * TW_LD * 2; ++i) {
+            double z = 2 * urand();
+            h[i] = ln_act_needs_z(act) ? z : ln_act_ref(act, z);
+            hf[i] = (float)h[i];
+            if (!dt) h[i] = hf[i];
+        }
+        for (i = 0; i < 16 * TW_LD; ++i) { c0[i] = urand(); cf1[i] = cf2[i] = (float)c0[i]; if (!dt) c0[i] = cf1[i]; c1[i] = c2[i] = c0[i]; }
+        if (dt) {
+            ln_aux_f64 x;
+            memset(&x, 0, sizeof x);
+            x.alpha = alpha; x.beta = beta; x.b_padded = packed; x.epi = epi; x.act = act;
+            x.bias = with_bias ? bias : NULL; x.sv = h; x.ldsv = TW_LD;
+            x.zout = keep_z ? c2 + 8 * TW_LD : NULL; x.ldz = TW_LD;
+            isa->f64.ukr(k, mr, nr, a, rs_a, cs_a, b, rs_b, c1, TW_LD, &x);
+            if (same_tile) {
+                x.zout = NULL;
+                ref->f64.ukr(k, mr, nr, a, rs_a, cs_a, b, rs_b, c2, TW_LD, &x);
             }
+        } else {
+            ln_aux_f32 x;
+            memset(&x, 0, sizeof x);
+            x.alpha = (float)alpha; x.beta = (float)beta; x.b_padded = packed; x.epi = epi; x.act = act;
+            x.bias = with_bias ? biasf : NULL; x.sv = hf; x.ldsv = TW_LD;
+            x.zout = keep_z ? cf2 + 8 * TW_LD : NULL; x.ldz = TW_LD;
+            isa->f32.ukr(k, mr, nr, af, rs_a, cs_a, bf, rs_b, cf1, TW_LD, &x);
+            for (i = 0; i < 8 * TW_LD; ++i) c1[i] = cf1[i];
+            if (same_tile) {
+                x.zout = NULL;
+                ref->f32.ukr(k, mr, nr, af, rs_a, cs_a, bf, rs_b, cf2, TW_LD, &x);
+            }
+            for (i = 0; i < 16 * TW_LD; ++i) c2[i] = cf2[i];
+        }
+        for (i = 0; i < 8 && !bad; ++i)
+            for (j = 0; j < TW_LD && !bad; ++j) {
+                double x = 0, mag = 0, want, got = c1[i * TW_LD + j], tol;
+                if (i >= mr || j >= nr) {
+                    bad = !CHECK(got == c0[i * TW_LD + j], "%s ukr %s wrote outside its %tdx%td tile at %d,%td",
+                                 isa->name, dt ? "f64" : "f32", mr, nr, i, j);
+                    continue;
+                }
+                for (p = 0; p < k; ++p) {
+                    const double av = a[i * rs_a + p * cs_a] , bv = b[p * rs_b + j];
+                    x += av * bv; mag += fabs(av * bv);
+                }
+                x = alpha * x + (beta != 0 ? beta * c0[i * TW_LD + j] : 0);
+                mag = fabs(alpha) * mag + fabs(beta * c0[i * TW_LD + j]);
+                if (epi == LN_EPI_BIAS_ACT) {
+                    if (with_bias) { x += bias[j]; mag += fabs(bias[j]); }
+                    if (keep_z)
+                        bad |= !CHECK(fabs(c2[(8 + i) * TW_LD + j] - x) <= (dt ? 1e-14 : 3e-6) * (mag + 1),
+                                      "%s ukr kept Z at %d,%td: %.17g want %.17g", isa->name, i, j,
+                                      c2[(8 + i) * TW_LD + j], x);
+                    want = ln_act_ref(act, x);
+                } else if (epi == LN_EPI_DACT) {
+                    want = x * ln_dact_ref(act, h[i * TW_LD + j]);
+                } else want = x;
+                tol = (dt ? 2e-14 : 6e-6) * (k + 4) * (mag + 1);
+                bad |= !CHECK(fabs(got - want) <= tol, "%s ukr %s k=%td tile %tdx%td packed=%d epi=%d act=%s at %d,%td: "
+                              "%.17g want %.17g", isa->name, dt ? "f64" : "f32", k, mr, nr, packed, epi,
+                              ln_activation_name(act), i, j, got, want);
+                if (same_tile && !bad)
+                    bad |= !CHECK(fabs(got - c2[i * TW_LD + j]) <= tol, "%s ukr differs from its portable twin at %d,%td",
+                                  isa->name, i, j);
+            }
+        if (bad) return;
     }
 }
 
-/* SIMD row kernels against their reference twins: ragged n (every column
- * block and tail), strided A, alpha/beta, every epilogue; and one B past
- * LN_GEMV_FOLD_BYTES for the streaming path. C past n must stay untouched. */
-static void test_gemv_twins(void)
+/* Every ISA's row kernel against a naive product: ragged n (every column
+ * block and tail), strided A, alpha/beta, every epilogue, and one B past the
+ * streaming threshold. c past n must stay untouched. */
+static void test_gemv_isa(const ln_isa *isa, int dt)
 {
     enum { K = 300, N = 300, BIGK = 1100, BIGN = 1000 };
-    static float a[3 * BIGK], b[BIGK * BIGN], c1[BIGN + 8], c2[BIGN + 8], hs[BIGN], bs[BIGN];
-    static double ad[3 * K], bd[K * N], d1[N + 8], d2[N + 8], hd[N], bsd[N];
+    static double a[3 * BIGK], b[BIGK * BIGN], c0[BIGN + 8], c1[BIGN + 8], h[BIGN], bias[BIGN];
+    static float af[3 * BIGK], bf[BIGK * BIGN], cf[BIGN + 8], hf[BIGN], biasf[BIGN];
     int it, i;
-    if (!ln_isa_supported(LN_ISA_AVX2)) return;
-    for (i = 0; i < 3 * BIGK; ++i) a[i] = (float)urand();
-    for (i = 0; i < BIGK * BIGN; ++i) b[i] = (float)urand();
-    for (i = 0; i < 3 * K; ++i) ad[i] = urand();
-    for (i = 0; i < K * N; ++i) bd[i] = urand();
-    for (i = 0; i < BIGN; ++i) { hs[i] = (float)(0.5 + 0.5 * urand()); bs[i] = (float)urand(); }
-    for (i = 0; i < N; ++i) { hd[i] = 0.5 + 0.5 * urand(); bsd[i] = urand(); }
-    for (it = 0; it < 1500; ++it) {
-        int big = it == 0;
-        ptrdiff_t k = big ? BIGK : irand(K + 1), n = big ? BIGN : 1 + irand(N), j;
-        ptrdiff_t cs_a = 1 + 2 * irand(2), rs_b = big ? BIGN : n + irand(3);
-        ln_sgemm_aux sa;
-        ln_dgemm_aux da;
-        if (!big && k * rs_b > K * N) rs_b = n;
-        sa.alpha = irand(2) ? 1.0f : -0.5f; sa.beta = big ? 0.0f : (float)irand(3) * 0.5f;
-        sa.epi = irand(3); sa.act = irand(4); sa.bias = irand(2) ? bs : NULL; sa.h = hs; sa.ldh = 0;
-        sa.b_padded = 0;
-        da.alpha = sa.alpha; da.beta = sa.beta; da.epi = sa.epi; da.act = sa.act;
-        da.bias = sa.bias ? bsd : NULL; da.h = hd; da.ldh = 0; da.b_padded = 0;
-        if (big && sa.epi == LN_EPI_BIAS_ACT && !sa.bias) sa.bias = bs;
-        for (i = 0; i < BIGN + 8; ++i) c1[i] = c2[i] = (float)urand();
-        for (i = 0; i < N + 8; ++i) d1[i] = d2[i] = urand();
-        ln_sgemv_ref(k, n, a, cs_a, b, rs_b, c1, &sa);
-        ln_sgemv_avx2(k, n, a, cs_a, b, rs_b, c2, &sa);
-        if (!big) {
-            ln_dgemv_ref(k, n, ad, cs_a, bd, rs_b, d1, &da);
-            ln_dgemv_avx2(k, n, ad, cs_a, bd, rs_b, d2, &da);
+    for (i = 0; i < 3 * BIGK; ++i) { af[i] = (float)urand(); a[i] = dt ? urand() : af[i]; }
+    for (i = 0; i < BIGK * BIGN; ++i) { bf[i] = (float)urand(); b[i] = dt ? urand() : bf[i]; }
+    for (it = 0; it < 600; ++it) {
+        const int big = it == 0 && !dt, act = irand(LN_ACT_COUNT), epi = irand(3);
+        const ptrdiff_t k = big ? BIGK : irand(K + 1), n = big ? BIGN : 1 + irand(N);
+        const ptrdiff_t cs_a = 1 + 2 * irand(2), rs_b = big ? BIGN : n + irand(3);
+        const double alpha = irand(2) ? 1.0 : -0.5, beta = big ? 0.0 : irand(3) * 0.5;
+        const int with_bias = irand(2);
+        ptrdiff_t j, p;
+        for (i = 0; i < BIGN; ++i) {
+            double z = 2 * urand();
+            h[i] = ln_act_needs_z(act) ? z : ln_act_ref(act, z);
+            hf[i] = (float)h[i];
+            bias[i] = urand(); biasf[i] = (float)bias[i];
+            if (!dt) { h[i] = hf[i]; bias[i] = biasf[i]; }
+        }
+        for (i = 0; i < BIGN + 8; ++i) { c0[i] = urand(); cf[i] = (float)c0[i]; if (!dt) c0[i] = cf[i]; c1[i] = c0[i]; }
+        if (dt) {
+            ln_aux_f64 x;
+            memset(&x, 0, sizeof x);
+            x.alpha = alpha; x.beta = beta; x.epi = epi; x.act = act;
+            x.bias = with_bias ? bias : NULL; x.sv = h;
+            isa->f64.gemv(k, n, a, cs_a, b, rs_b, c1, &x);
+        } else {
+            ln_aux_f32 x;
+            memset(&x, 0, sizeof x);
+            x.alpha = (float)alpha; x.beta = (float)beta; x.epi = epi; x.act = act;
+            x.bias = with_bias ? biasf : NULL; x.sv = hf;
+            isa->f32.gemv(k, n, af, cs_a, bf, rs_b, cf, &x);
+            for (i = 0; i < BIGN + 8; ++i) c1[i] = cf[i];
         }
         for (j = 0; j < (big ? BIGN : N) + 8; ++j) {
-            int inside = j < n;
-            double tol = 1e-6 * (k + 4);
-            ++n_checks;
-            if (inside ? !(fabs(c1[j] - c2[j]) <= tol) : c1[j] != c2[j]) {
-                ++n_fail;
-                fprintf(stderr, "FAIL gemv twin s k=%td n=%td cs_a=%td beta=%g epi=%d act=%d at %td: ref %.9g avx2 %.9g\n",
-                        k, n, cs_a, sa.beta, sa.epi, sa.act, j, c1[j], c2[j]);
-                return;
+            double x = 0, mag = 0, want, tol;
+            if (j >= n) {
+                if (!CHECK(c1[j] == c0[j], "%s gemv wrote past n=%td at %td", isa->name, n, j)) return;
+                continue;
             }
-            if (big) continue;
-            tol = 1e-14 * (k + 4);
-            ++n_checks;
-            if (inside ? !(fabs(d1[j] - d2[j]) <= tol) : d1[j] != d2[j]) {
-                ++n_fail;
-                fprintf(stderr, "FAIL gemv twin d k=%td n=%td cs_a=%td beta=%g epi=%d act=%d at %td: ref %.17g avx2 %.17g\n",
-                        k, n, cs_a, da.beta, da.epi, da.act, j, d1[j], d2[j]);
+            for (p = 0; p < k; ++p) { x += a[p * cs_a] * b[p * rs_b + j]; mag += fabs(a[p * cs_a] * b[p * rs_b + j]); }
+            x = alpha * x + (beta != 0 ? beta * c0[j] : 0);
+            mag = fabs(alpha) * mag + fabs(beta * c0[j]);
+            if (epi == LN_EPI_BIAS_ACT) {
+                if (with_bias) { x += bias[j]; mag += fabs(bias[j]); }
+                want = ln_act_ref(act, x);
+            } else if (epi == LN_EPI_DACT) want = x * ln_dact_ref(act, h[j]);
+            else want = x;
+            tol = (dt ? 2e-14 : 6e-6) * (k + 4) * (mag + 1);
+            if (!CHECK(fabs(c1[j] - want) <= tol, "%s gemv %s k=%td n=%td cs_a=%td beta=%g epi=%d act=%s at %td: "
+                       "%.17g want %.17g", isa->name, dt ? "f64" : "f32", k, n, cs_a, beta, epi,
+                       ln_activation_name(act), j, c1[j], want))
                 return;
-            }
         }
     }
 }
 
-/* Vector sigmoid/tanh/relu against libm over a wide range: relative error
- * within float tolerance in float32 and ~1e-13 in float64. */
-static void test_activations(void)
+static void test_kernels_every_isa(void)
 {
-    enum { N = 4000 };
-    static float xs[N], ys[N];
-    static double xd[N], yd[N];
-    ln_sgemm_aux sa;
-    ln_dgemm_aux da;
-    int act, i;
-    double worst_s[4] = { 0 }, worst_d[4] = { 0 };
-    if (!ln_isa_supported(LN_ISA_AVX2)) return;
-    for (act = 1; act < 4; ++act) {
-        for (i = 0; i < N; ++i) {
-            double x;
-            if (i < 1000) x = (i - 500) * 0.3;                   /* -150 .. 150 */
-            else if (i < 2000) x = (i - 1500) * 0.01;            /* -5 .. 5 */
-            else if (i < 3000) x = (i & 1 ? -1 : 1) * pow(10.0, -12 + (i - 2000) * 0.012);
-            else x = urand() * 800;
-            if (i == 3990) x = 0.0;
-            if (i == 3991) x = -0.0;
-            if (i == 3992) x = 1e300;
-            if (i == 3993) x = -1e300;
-            xs[i] = (float)x; xd[i] = x;
+    const char *names[8];
+    const int n = supported_isas(names, 8);
+    const ln_isa *ref = ln_isa_lookup("generic");
+    int i, dt;
+    for (i = 0; i < n; ++i) {
+        const ln_isa *isa = ln_isa_lookup(names[i]);
+        const long before = n_fail;
+        for (dt = 0; dt < 2; ++dt) {
+            test_ukr_isa(isa, ref, dt);
+            test_gemv_isa(isa, dt);
         }
-        memset(&sa, 0, sizeof sa); memset(&da, 0, sizeof da);
-        sa.epi = da.epi = LN_EPI_BIAS_ACT; sa.act = da.act = act;
-        memcpy(ys, xs, sizeof xs); memcpy(yd, xd, sizeof xd);
-        ln_sepi_avx2(1, N, ys, N, &sa);
-        ln_depi_avx2(1, N, yd, N, &da);
-        for (i = 0; i < N; ++i) {
-            double ws = ref_act(act, (double)xs[i]), wd = ref_act(act, xd[i]);
-            double es = fabs(ys[i] - ws) / (fabs(ws) > 1e-30 ? fabs(ws) : 1e-30);
-            double ed = fabs(yd[i] - wd) / (fabs(wd) > 1e-300 ? fabs(wd) : 1e-300);
-            if (fabs(ws) < 1e-37) es = fabs(ys[i] - ws) * 1e30;   /* float denormals: absolute */
-            if (fabs(wd) < 1e-307) ed = fabs(yd[i] - wd) * 1e300;
-            if ((double)ys[i] == ws) es = 0;
-            if (yd[i] == wd) ed = 0;
-            if (es > worst_s[act]) worst_s[act] = es;
-            if (ed > worst_d[act]) worst_d[act] = ed;
-            if (!(es <= 1e-6) || !(ed <= 1e-13)) {
-                ++n_fail;
-                fprintf(stderr, "FAIL %s(%.17g): f32 %.9g want %.9g (rel %.3g); f64 %.17g want %.17g (rel %.3g)\n",
-                        act_name[act], xd[i], ys[i], ws, es, yd[i], wd, ed);
-                break;
-            }
-            ++n_checks;
-        }
+        printf("  %-8s micro-kernel and row kernel vs naive product%s: %s\n", names[i],
+               isa != ref ? " and portable twin" : "", n_fail == before ? "ok" : "FAILED");
     }
-    printf("  activation max rel err f32: sigmoid %.2g relu %.2g tanh %.2g; f64: sigmoid %.2g relu %.2g tanh %.2g\n",
-           worst_s[1], worst_s[2], worst_s[3], worst_d[1], worst_d[2], worst_d[3]);
-    /* NaN propagates through relu, as in the reference */
-    xs[0] = NAN; sa.act = LN_ACT_RELU; ln_sepi_avx2(1, 1, xs, 1, &sa);
-    ++n_checks;
-    if (!isnan(xs[0])) { ++n_fail; fprintf(stderr, "FAIL relu(NaN) is not NaN\n"); }
 }
-#endif
 
 /* Concurrent callers on different OS threads, each checking its results. */
 static void *concurrent_worker(void *arg)
@@ -484,7 +474,7 @@ static void bench(int argc, char **argv)
     int dts[2] = { 0, 1 }, ndt = 2, threads[4] = { 1, 2 }, nth = 2, d, ti, i;
     if (argc > 2) { dts[0] = argv[2][0] == 'd'; ndt = 1; }
     if (argc > 3) { nth = 0; for (i = 3; i < argc && nth < 4; ++i) threads[nth++] = atoi(argv[i]); }
-    printf("isa %s\n", ln_isa_name(ln_get_isa()));
+    printf("isa %s\n", ln_get_isa());
     for (d = 0; d < ndt; ++d)
         for (ti = 0; ti < nth; ++ti) {
             ln_set_num_threads(threads[ti]);
@@ -510,7 +500,7 @@ static void small(int argc, char **argv)
     int dt = argc > 2 && argv[2][0] == 'd', p;
     size_t s;
     ln_set_num_threads(argc > 3 ? atoi(argv[3]) : 1);
-    printf("isa %s %s, %d thread(s): ns per call (GFLOP/s)\n", ln_isa_name(ln_get_isa()), dt ? "f64" : "f32",
+    printf("isa %s %s, %d thread(s): ns per call (GFLOP/s)\n", ln_get_isa(), dt ? "f64" : "f32",
            ln_get_num_threads());
     printf("%18s %22s %22s %22s %22s %22s\n", "m x n x k", "auto", "unpacked", "packed", "B only", "A only");
     for (s = 0; s < sizeof shapes / sizeof *shapes; ++s) {
@@ -531,14 +521,14 @@ static void small(int argc, char **argv)
 /* Block sizes from the command line: tune s|d mc kc nc n threads [m k]. */
 static void tune(int argc, char **argv)
 {
-    ln_isa_table *t = ln_gemm_table_of(ln_get_isa());
+    ln_isa *t = ln_isa_lookup(ln_get_isa());
     ln_gemm_blocks *bk;
     int dt;
     ptrdiff_t n, m, k;
     double sec;
     if (argc < 8) { fprintf(stderr, "usage: tune s|d mc kc nc n threads [m k]\n"); exit(2); }
     dt = argv[2][0] == 'd';
-    bk = dt ? &t->dblk : &t->sblk;
+    bk = dt ? &t->f64.blk : &t->f32.blk;
     bk->mc = atoi(argv[3]); bk->kc = atoi(argv[4]); bk->nc = atoi(argv[5]);
     n = atoi(argv[6]);
     m = argc > 8 ? atoi(argv[8]) : n;
@@ -551,37 +541,29 @@ static void tune(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const int isas[] = { LN_ISA_GENERIC, LN_ISA_AVX2, LN_ISA_AVX512 };
-    size_t i;
-    int path, th;
+    const char *names[8];
+    int n_isas, i, path, th;
     ln_init();
     if (argc > 1 && !strcmp(argv[1], "bench")) { bench(argc, argv); return 0; }
     if (argc > 1 && !strcmp(argv[1], "small")) { small(argc, argv); return 0; }
     if (argc > 1 && !strcmp(argv[1], "tune")) { tune(argc, argv); return 0; }
 
-    printf("openmp %d, default threads %d, isa %s\n", ln_openmp_enabled(), ln_get_num_threads(),
-           ln_isa_name(ln_get_isa()));
-    ++n_checks;
-    if (ln_isa_supported(LN_ISA_AVX512) || ln_set_isa(LN_ISA_AVX512) != LN_ERR_ISA ||
-        strcmp(ln_isa_name(LN_ISA_AVX512), "avx512")) {
-        ++n_fail; fprintf(stderr, "FAIL avx512 must be unsupported in this build\n");
-    }
+    printf("openmp %d, default threads %d, isa %s\n", ln_openmp_enabled(), ln_get_num_threads(), ln_get_isa());
+    CHECK(ln_set_isa("avx512") == LN_ERR_ISA && !ln_isa_supported("avx512"),
+          "avx512 has no kernels in this build, so it must be refused");
+    CHECK(ln_set_isa("no such isa") == LN_ERR_ISA, "an unknown ISA name must be refused");
     test_empty();
-#if LN_BUILD_AVX2
-    test_twins();
-    test_gemv_twins();
-    test_activations();
-#endif
-    for (i = 0; i < sizeof isas / sizeof *isas; ++i) {
+    test_kernels_every_isa();
+    n_isas = supported_isas(names, 8);
+    for (i = 0; i < n_isas; ++i) {
         char tag[64];
-        if (!ln_isa_supported(isas[i])) continue;
-        ln_set_isa(isas[i]);
+        ln_set_isa(names[i]);
         for (path = 0; path < 5; ++path)
             for (th = 1; th <= 2; ++th) {
                 long before = n_fail;
                 ln_set_num_threads(th);
                 ln_gemm_force(path, th > 1);
-                sprintf(tag, "%s path=%d threads=%d", ln_isa_name(isas[i]), path, th);
+                sprintf(tag, "%s path=%d threads=%d", names[i], path, th);
                 test_api(tag, 1);
                 test_all_combos(tag);
                 printf("  %-32s %s\n", tag, n_fail == before ? "ok" : "FAILED");
@@ -591,7 +573,6 @@ int main(int argc, char **argv)
         ln_set_num_threads(2);
         test_concurrent();
     }
-    ln_init();
-    printf("%ld checks, %ld failed\n", n_checks, n_fail);
-    return n_fail != 0;
+    ln_set_isa(names[0]);
+    return report("test_gemm");
 }

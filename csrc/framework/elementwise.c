@@ -1,0 +1,9 @@
+/* elementwise.c: framework/elementwise_tmpl.h for float and double. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "framework/elementwise.h"
+
+#define LN_TEMPLATE "framework/elementwise_tmpl.h"
+#include "framework/typed.h"

@@ -1,0 +1,66 @@
+/* elementwise_tmpl.h: memory-bound passes the drivers share, for one
+ * element type. They touch a bias, a batch or a parameter vector once, so
+ * plain C99 that the compiler vectorises is enough; the heavy work is in
+ * the GEMM. */
+
+/* out[j] = sum_i A[i, j] for an n x m matrix; row by row so the inner loop
+ * is contiguous. */
+void FN(ln_colsum)(ptrdiff_t n, ptrdiff_t m, const T *A, T *out)
+{
+    ptrdiff_t i, j;
+    for (j = 0; j < m; j++) out[j] = 0;
+    for (i = 0; i < n; i++) {
+        const T *row = A + i * m;
+        for (j = 0; j < m; j++) out[j] += row[j];
+    }
+}
+
+/* Index of the first inf or NaN among size elements, or -1. An integer test
+ * on the exponent bits over blocks of 256 (it vectorises without
+ * -ffast-math, where a float comparison reduction would not); only a block
+ * with a hit is searched element by element. */
+ptrdiff_t FN(ln_first_nonfinite)(ptrdiff_t size, const T *x)
+{
+#if LN_IS_F32
+    typedef uint32_t bits_t;
+    const bits_t mask = UINT32_C(0x7f800000);
+#else
+    typedef uint64_t bits_t;
+    const bits_t mask = UINT64_C(0x7ff0000000000000);
+#endif
+    ptrdiff_t i0, i;
+    for (i0 = 0; i0 < size; i0 += 256) {
+        const ptrdiff_t end = size - i0 < 256 ? size : i0 + 256;
+        bits_t bad = 0;
+        for (i = i0; i < end; i++) {
+            bits_t u;
+            memcpy(&u, &x[i], sizeof u);
+            bad |= (bits_t)((u & mask) == mask);
+        }
+        if (bad)
+            for (i = i0; i < end; i++)
+                if (!isfinite(x[i])) return i;
+    }
+    return -1;
+}
+
+/* sqrt(sum x^2) in double, without overflow for any finite input: the sum
+ * runs unscaled, and only if it overflows is it redone scaled by max |x|. */
+double FN(ln_norm2)(ptrdiff_t size, const T *x)
+{
+    double sum = 0.0, big = 0.0;
+    ptrdiff_t i;
+    for (i = 0; i < size; i++) sum += (double)x[i] * (double)x[i];
+    if (isfinite(sum)) return sqrt(sum);
+    for (i = 0; i < size; i++) {
+        const double a = fabs((double)x[i]);
+        if (a > big) big = a;
+    }
+    if (!isfinite(big) || big == 0) return big;
+    sum = 0.0;
+    for (i = 0; i < size; i++) {
+        const double r = (double)x[i] / big;
+        sum += r * r;
+    }
+    return big * sqrt(sum);
+}

@@ -1,0 +1,25 @@
+/* optimizers.c: the optimizer table's updates (tables/optimizers_tmpl.h) for
+ * float and double, and its columns by index. */
+#include <math.h>
+
+#include "layernet.h"
+#include "tables/optimizers.h"
+
+#define LN_TEMPLATE "tables/optimizers_tmpl.h"
+#include "framework/typed.h"
+
+int ln_optimizer_count(void) { return LN_OPT_COUNT; }
+
+const char *ln_optimizer_name(int kind)
+{
+#define LN_CASE_(id, name, n_state) case LN_OPT_##id: return name;
+    switch (kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return NULL; }
+#undef LN_CASE_
+}
+
+int ln_optimizer_n_state(int kind)
+{
+#define LN_CASE_(id, name, n_state) case LN_OPT_##id: return n_state;
+    switch (kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return -1; }
+#undef LN_CASE_
+}

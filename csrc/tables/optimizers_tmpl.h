@@ -1,0 +1,72 @@
+/* optimizers_tmpl.h: one update per row of tables/optimizers.h, for one
+ * element type, following torch.optim's definitions. Each loop computes the
+ * new values, accumulates whether they are finite (x - x == 0 is false for
+ * inf and NaN), and stores them only when commit is set: the driver runs a
+ * checking pass first so a step that would leave anything non-finite
+ * changes nothing. The commit test is loop-invariant, so the compiler
+ * splits each loop in two. */
+
+#define LN_FINITE(x) ((x) - (x) == 0)
+
+/* SGD, hp = [momentum, nesterov]. Weight decay is L2: g += wd p. With
+ * momentum (dampening 0) the buffer starts as g on step 1:
+ * v = mu v + g; p -= lr (nesterov ? g + mu v : v). s[0] is the buffer. */
+static int FN(ln_opt_sgd)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                          T *p, const T *g, T *const *s, int commit)
+{
+    const T lr = (T)o->lr, wd = (T)o->weight_decay, mu = (T)o->hp[0];
+    const int nesterov = o->hp[1] != 0, first = t <= 1;
+    T *v = s[0];
+    int ok = 1;
+    ptrdiff_t i;
+    if (mu != 0 && v != NULL) {
+        for (i = 0; i < n; i++) {
+            const T gi = g[i] * gscale + wd * p[i];
+            const T vi = first ? gi : mu * v[i] + gi;
+            const T pi = p[i] - lr * (nesterov ? gi + mu * vi : vi);
+            ok &= LN_FINITE(pi) & LN_FINITE(vi);
+            if (commit) { v[i] = vi; p[i] = pi; }
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            const T pi = p[i] - lr * (g[i] * gscale + wd * p[i]);
+            ok &= LN_FINITE(pi);
+            if (commit) p[i] = pi;
+        }
+    }
+    return ok;
+}
+
+/* Adam, hp = [beta1, beta2, eps], with L2 weight decay (g += wd p) and the
+ * bias corrections folded into the step size and the denominator:
+ * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). s = [m, v]. */
+static int FN(ln_opt_adam)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                           T *p, const T *g, T *const *s, int commit)
+{
+    const T wd = (T)o->weight_decay, b1 = (T)o->hp[0], b2 = (T)o->hp[1], eps = (T)o->hp[2];
+    const double bc1 = 1.0 - pow(o->hp[0], (double)t), bc2 = 1.0 - pow(o->hp[1], (double)t);
+    const T step_size = (T)(o->lr / bc1), inv_sqrt_bc2 = (T)(1.0 / sqrt(bc2));
+    T *m1 = s[0], *m2 = s[1];
+    int ok = 1;
+    ptrdiff_t i;
+    for (i = 0; i < n; i++) {
+        const T gi = g[i] * gscale + wd * p[i];
+        const T mi = b1 * m1[i] + ((T)1 - b1) * gi;
+        const T vi = b2 * m2[i] + ((T)1 - b2) * gi * gi;
+        const T pi = p[i] - step_size * mi / (T_SQRT(vi) * inv_sqrt_bc2 + eps);
+        ok &= LN_FINITE(pi) & LN_FINITE(mi) & LN_FINITE(vi);
+        if (commit) { m1[i] = mi; m2[i] = vi; p[i] = pi; }
+    }
+    return ok;
+}
+
+#undef LN_FINITE
+
+int FN(ln_opt_update)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                      T *p, const T *g, T *const *s, int commit)
+{
+#define LN_CASE_(id, name, n_state) case LN_OPT_##id: return FN(ln_opt_##id)(o, t, gscale, n, p, g, s, commit);
+    switch (o->kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return 0; }
+#undef LN_CASE_
+}
