@@ -4,23 +4,28 @@
 Design
 ------
 What lives here:
-  * thin hooks (gemm, dense_forward, dense_backward, loss, optimizer_update) that
-    validate their arguments once and call one C kernel with the GIL released;
-    the tests and benchmarks reach each kernel through them;
+  * the names of the C tables (activations, losses, optimizers, layer kinds,
+    instruction sets), read from C once at import;
   * ISA and thread controls;
-  * NetEngine, which owns a C `ln_net` and runs whole predict / gradient /
-    train-step / fit-epoch calls in one C call each.
+  * thin hooks (gemm, activation, loss, optimizer_update) that validate
+    their arguments once and call one C kernel with the GIL released; the
+    tests and benchmarks reach each kernel through them;
+  * NetEngine, which owns a C network and runs whole predict / loss /
+    gradient / train-step / fit-chunk calls in one C call each, every call
+    with a workspace of its own from a per-network pool, so one network
+    serves many threads at once.
 What does not: no numeric loops (they are in csrc/), no model logic (that is
 layernet/network.py). Arguments of the NetEngine methods are validated by
-layernet/network.py; the engine re-checks only what would crash C
-(type, dtype, contiguity, shapes) and reports a mismatch by returning
-NEEDS_CONVERSION, so the common case costs a few pointer tests.
+network.py; the engine re-checks only what would crash C (type, dtype, byte
+order, alignment, contiguity, shapes) and returns None when an array must
+be converted first, so the common case costs a few pointer tests.
 """
 
 import numpy as np
 cimport numpy as cnp
-from cython cimport floating
-from libc.math cimport isfinite
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcpy
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
 
 cnp.import_array()
 
@@ -34,18 +39,22 @@ cdef extern from *:
 
 ln_init()
 
-ACTIVATIONS = {"identity": LN_ACT_IDENTITY, "sigmoid": LN_ACT_SIGMOID,
-               "relu": LN_ACT_RELU, "tanh": LN_ACT_TANH}
-LOSSES = {"mse": LN_LOSS_MSE_MEAN, "mse_sum": LN_LOSS_MSE_SUM,
-          "cross_entropy": LN_LOSS_CROSS_ENTROPY}
-_ISAS = {"generic": LN_ISA_GENERIC, "avx2": LN_ISA_AVX2, "avx512": LN_ISA_AVX512}
+
+#: activation names, in the C table's order (their indices are their codes)
+ACTIVATIONS = tuple(ln_activation_name(i).decode() for i in range(ln_activation_count()))
+#: activations whose derivative needs the pre-activation Z
+ACTIVATIONS_NEEDING_Z = tuple(a for i, a in enumerate(ACTIVATIONS) if ln_activation_needs_z(i))
+LOSSES = tuple(ln_loss_name(i).decode() for i in range(ln_loss_count()))
+OPTIMIZERS = tuple(ln_optimizer_name(i).decode() for i in range(ln_optimizer_count()))
+OPTIMIZER_N_STATE = {ln_optimizer_name(i).decode(): ln_optimizer_n_state(i)
+                     for i in range(ln_optimizer_count())}
+LAYER_KINDS = tuple(ln_layer_kind_name(i).decode() for i in range(ln_layer_kind_count()))
+ISAS = tuple(ln_isa_name_at(i).decode() for i in range(ln_isa_count()))
+#: hyper-parameters an optimizer kind can take (the length of ln_optim.hp)
+MAX_HYPERPARAMS = LN_OPT_MAX_HP
+
 _EPILOGUES = {None: LN_EPI_NONE, "none": LN_EPI_NONE,
               "bias_act": LN_EPI_BIAS_ACT, "dact": LN_EPI_DACT}
-
-#: returned by NetEngine methods when an array needs converting first
-NEEDS_CONVERSION = -1
-#: fit_batches' status when a step came out non-finite
-STATUS_NONFINITE = LN_ERR_NONFINITE
 
 
 # ---------------------------------------------------------------------------
@@ -53,22 +62,21 @@ STATUS_NONFINITE = LN_ERR_NONFINITE
 # ---------------------------------------------------------------------------
 
 def available_isas():
-    """Names of the instruction-set paths this build can run on this CPU."""
-    return [name for name, code in _ISAS.items() if ln_isa_supported(code)]
+    """Names of the instruction-set paths this build can run on this CPU, best first."""
+    return [name for name in ISAS if ln_isa_supported(name.encode())]
 
 
 def get_isa():
     """Name of the instruction-set path in use."""
-    return ln_isa_name(ln_get_isa()).decode()
+    return ln_get_isa().decode()
 
 
 def set_isa(name):
-    """Force an instruction-set path: 'generic', 'avx2' or 'avx512'."""
-    if not isinstance(name, str) or name not in _ISAS:
-        raise ValueError(f"isa: expected one of {sorted(_ISAS)}, got {name!r}")
-    if ln_set_isa(_ISAS[name]) != LN_OK:
-        raise ValueError(f"isa: {name!r} is not available on this CPU/build; "
-                         f"available: {available_isas()}")
+    """Force an instruction-set path by name (see available_isas())."""
+    if not isinstance(name, str) or name not in ISAS:
+        raise ValueError(f"isa: expected one of {list(ISAS)}, got {name!r}")
+    if ln_set_isa(name.encode()) != LN_OK:
+        raise ValueError(f"isa: {name!r} is not available on this CPU; available: {available_isas()}")
 
 
 def set_num_threads(n):
@@ -110,78 +118,64 @@ cdef int _dtype_code(object dtype) except -1:
 
 
 def _as_array(name, a, dtype, ndim):
-    """a as a C-contiguous array of `dtype` with `ndim` dimensions (copied only if needed)."""
+    """a as a native, aligned, C-contiguous array of `dtype` with `ndim` dimensions."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array, got {type(a).__name__}")
     if a.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got {a.ndim}-D with shape {a.shape}")
-    if a.dtype != dtype:
+    if a.dtype.kind != "f" or a.dtype.itemsize != np.dtype(dtype).itemsize:
         raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, got {a.dtype}")
-    return np.ascontiguousarray(a)
+    return np.require(a, dtype=dtype, requirements=("C", "A"))
 
 
 def _check_out(name, a, dtype, shape):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array, got {type(a).__name__}")
-    if a.dtype != dtype:
-        raise TypeError(f"{name}: expected dtype {np.dtype(dtype)}, got {a.dtype}")
+    if a.dtype != dtype or not a.dtype.isnative:
+        raise TypeError(f"{name}: expected native dtype {np.dtype(dtype)}, got {a.dtype}")
     if a.shape != shape:
         raise ValueError(f"{name}: expected shape {shape}, got {a.shape}")
-    if not a.flags.c_contiguous or not a.flags.writeable:
-        raise ValueError(f"{name}: expected a writeable C-contiguous array")
+    if not a.flags.c_contiguous or not a.flags.writeable or not a.flags.aligned:
+        raise ValueError(f"{name}: expected a writeable, aligned, C-contiguous array")
 
 
-def _activation_code(activation):
-    name = "identity" if activation is None else activation
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)} or None, "
-                         f"got {activation!r}")
-    return ACTIVATIONS[name]
+def _index_of(table, name, argument):
+    if not isinstance(name, str) or name not in table:
+        raise ValueError(f"{argument}: expected one of {', '.join(map(repr, table))}, got {name!r}")
+    return table.index(name)
 
 
 cdef int _check_status(int status) except -1:
     if status == LN_OK:
         return 0
     if status == LN_ERR_NOMEM:
-        raise MemoryError("layernet: out of memory allocating a workspace")
+        raise MemoryError("layernet: not enough memory for the workspace this call needs "
+                          "(or its size does not fit in memory at all)")
     if status == LN_ERR_NONFINITE:
-        raise FloatingPointError("layernet: the loss or a gradient is not finite (inf or nan)")
-    raise RuntimeError(f"layernet: internal error, C status {status}")
+        raise FloatingPointError("layernet: the loss, a gradient or an updated value is not "
+                                 "finite (inf or nan); nothing was changed")
+    raise ValueError(f"layernet: the C kernels refused their arguments (status {status}); "
+                     f"this is a bug in layernet's validation")
+
+
+def _nonfinite_input(name, Py_ssize_t flat, Py_ssize_t cols, value):
+    return ValueError(f"{name}: row {flat // cols}, column {flat % cols} is {value}; expected "
+                      f"finite values (pass check_finite=False to skip this check)")
 
 
 # ---------------------------------------------------------------------------
 # Kernel hooks
 # ---------------------------------------------------------------------------
 
-cdef int _gemm_typed(bint transa, bint transb, floating[:, ::1] A, floating[:, ::1] B,
-                     floating[:, ::1] C, double alpha, double beta, int epi_kind, int act,
-                     const void *bias, const void *h) noexcept nogil:
-    cdef ln_epilogue epi
-    cdef Py_ssize_t m = C.shape[0], n = C.shape[1]
-    cdef Py_ssize_t k = A.shape[0] if transa else A.shape[1]
-    epi.kind = epi_kind
-    epi.act = act
-    epi.bias = bias
-    epi.h = h
-    epi.ldh = n
-    if floating is float:
-        return ln_sgemm(transa, transb, m, n, k, <float>alpha, &A[0, 0] if A.shape[0] * A.shape[1] else NULL,
-                        A.shape[1], &B[0, 0] if B.shape[0] * B.shape[1] else NULL, B.shape[1],
-                        <float>beta, &C[0, 0], n, &epi)
-    else:
-        return ln_dgemm(transa, transb, m, n, k, alpha, &A[0, 0] if A.shape[0] * A.shape[1] else NULL,
-                        A.shape[1], &B[0, 0] if B.shape[0] * B.shape[1] else NULL, B.shape[1],
-                        beta, &C[0, 0], n, &epi)
-
-
 def gemm(A, B, C, transa=False, transb=False, alpha=1.0, beta=0.0,
-         epilogue=None, activation=None, bias=None, H=None):
+         epilogue=None, activation=None, bias=None, saved=None, zout=None):
     """C := epilogue(alpha * op(A) @ op(B) + beta * C), in place; returns C.
 
-    op(A) is A, or A.T when `transa`. C must be a writeable C-contiguous array of
-    A's dtype; A and B are copied to C-contiguous order when they are not.
-    epilogue: None, "bias_act" (add `bias`, apply `activation`) or "dact"
-    (multiply by the derivative of `activation` at its output `H`)."""
+    op(A) is A, or A.T when `transa`. C must be a writeable C-contiguous array
+    of A's dtype; A and B are copied to C-contiguous order when they are not.
+    epilogue: None, "bias_act" (add `bias`, keep Z in `zout` if given, apply
+    `activation`) or "dact" (multiply by the derivative of `activation` at
+    `saved`: its output H, or its input Z for an activation that needs Z)."""
     dt = C.dtype if isinstance(C, np.ndarray) else None
     _dtype_code(dt)
     A = _as_array("A", A, dt, 2)
@@ -193,153 +187,129 @@ def gemm(A, B, C, transa=False, transb=False, alpha=1.0, beta=0.0,
     _check_out("C", C, dt, (m, n))
     if epilogue not in _EPILOGUES:
         raise ValueError(f"epilogue: expected None, 'bias_act' or 'dact', got {epilogue!r}")
-    cdef int epi_kind = _EPILOGUES[epilogue]
-    cdef int act = _activation_code(activation)
-    cdef const void *bias_ptr = NULL
-    cdef const void *h_ptr = NULL
-    if epi_kind == LN_EPI_BIAS_ACT and bias is not None:
+    cdef ln_epilogue epi
+    epi.kind = _EPILOGUES[epilogue]
+    epi.act = _index_of(ACTIVATIONS, "identity" if activation is None else activation, "activation")
+    epi.bias = NULL
+    epi.zout = NULL
+    epi.saved = NULL
+    epi.ldz = epi.ld_saved = n
+    if epi.kind == LN_EPI_BIAS_ACT and bias is not None:
         bias = _as_array("bias", bias, dt, 1)
         if bias.shape[0] != n:
             raise ValueError(f"bias: expected {n} elements, got {bias.shape[0]}")
-        bias_ptr = cnp.PyArray_DATA(bias)
-    if epi_kind == LN_EPI_DACT:
-        if H is None:
-            raise ValueError("H: the 'dact' epilogue needs the activation output H")
-        H = _as_array("H", H, dt, 2)
-        if H.shape != (m, n):
-            raise ValueError(f"H: expected shape {(m, n)}, got {H.shape}")
-        h_ptr = cnp.PyArray_DATA(H)
+        epi.bias = cnp.PyArray_DATA(bias)
+    if epi.kind == LN_EPI_BIAS_ACT and zout is not None:
+        _check_out("zout", zout, dt, (m, n))
+        epi.zout = cnp.PyArray_DATA(zout)
+    if epi.kind == LN_EPI_DACT:
+        if saved is None:
+            raise ValueError("saved: the 'dact' epilogue needs the activation's kept tensor")
+        saved = _as_array("saved", saved, dt, 2)
+        if saved.shape != (m, n):
+            raise ValueError(f"saved: expected shape {(m, n)}, got {saved.shape}")
+        epi.saved = cnp.PyArray_DATA(saved)
     cdef int status
-    cdef bint ta = bool(transa), tb = bool(transb)
-    cdef double a = alpha, b = beta
-    # The memoryviews are made here, with the GIL held: acquiring one creates
-    # and refcounts Python objects, which must never happen inside nogil.
-    cdef float[:, ::1] As, Bs, Cs
-    cdef double[:, ::1] Ad, Bd, Cd
+    cdef int ta = bool(transa), tb = bool(transb)
+    cdef double al = alpha, be = beta
+    cdef Py_ssize_t cm = m, cn = n, k = ka, lda = A.shape[1], ldb = B.shape[1]
+    cdef void *ap = cnp.PyArray_DATA(A)
+    cdef void *bp = cnp.PyArray_DATA(B)
+    cdef void *cp = cnp.PyArray_DATA(C)
     if dt == np.float32:
-        As, Bs, Cs = A, B, C
         with nogil:
-            status = _gemm_typed[float](ta, tb, As, Bs, Cs, a, b, epi_kind, act, bias_ptr, h_ptr)
+            status = ln_sgemm(ta, tb, cm, cn, k, <float>al, <const float *>ap, lda, <const float *>bp, ldb,
+                              <float>be, <float *>cp, cn, &epi)
     else:
-        Ad, Bd, Cd = A, B, C
         with nogil:
-            status = _gemm_typed[double](ta, tb, Ad, Bd, Cd, a, b, epi_kind, act, bias_ptr, h_ptr)
+            status = ln_dgemm(ta, tb, cm, cn, k, al, <const double *>ap, lda, <const double *>bp, ldb,
+                              be, <double *>cp, cn, &epi)
     _check_status(status)
     return C
 
 
-def dense_forward(X, W, B, activation=None):
-    """H = activation(X @ W + B) through the fused C kernel."""
-    dt = W.dtype if isinstance(W, np.ndarray) else None
+def activation(x, name, derivative=False):
+    """act(x), or act'(x) with `derivative`, element-wise through the active
+    instruction set's vector forms. For the derivative, x is the kept tensor:
+    the output H, or the input Z for an activation that needs Z."""
+    dt = x.dtype if isinstance(x, np.ndarray) else None
     cdef int code = _dtype_code(dt)
-    X = _as_array("X", X, dt, 2)
-    W = _as_array("W", W, dt, 2)
-    B = _as_array("B", B, dt, 1)
-    cdef Py_ssize_t n = X.shape[0], n_in = W.shape[0], n_out = W.shape[1]
-    if X.shape[1] != n_in:
-        raise ValueError(f"X: expected {n_in} columns, got {X.shape[1]}")
-    if B.shape[0] != n_out:
-        raise ValueError(f"B: expected {n_out} elements, got {B.shape[0]}")
-    cdef int act = _activation_code(activation)
-    H = np.empty((n, n_out), dtype=dt)
-    cdef void *xp = cnp.PyArray_DATA(X)
-    cdef void *wp = cnp.PyArray_DATA(W)
-    cdef void *bp = cnp.PyArray_DATA(B)
-    cdef void *hp = cnp.PyArray_DATA(H)
+    cdef int act = _index_of(ACTIVATIONS, name, "name")
+    x = np.require(x, dtype=dt, requirements=("C", "A"))
+    out = np.empty_like(x)
+    cdef Py_ssize_t size = x.size
+    cdef int mode = bool(derivative)
+    cdef const void *xp = cnp.PyArray_DATA(x)
+    cdef void *op = cnp.PyArray_DATA(out)
     cdef int status
     with nogil:
-        status = ln_dense_forward(code, act, n, n_in, n_out, xp, wp, bp, hp)
+        status = ln_activation_apply(code, act, mode, size, xp, op)
     _check_status(status)
-    return H
+    return out
 
 
-def dense_backward(X, W, H, dH, activation=None, need_dX=True):
-    """(dW, dB, dX) of one dense layer given its input X, output H and dL/dH.
-    dX is None when `need_dX` is false."""
-    dt = W.dtype if isinstance(W, np.ndarray) else None
-    cdef int code = _dtype_code(dt)
-    X = _as_array("X", X, dt, 2)
-    W = _as_array("W", W, dt, 2)
-    H = _as_array("H", H, dt, 2)
-    dH = _as_array("dH", dH, dt, 2)
-    cdef Py_ssize_t n = X.shape[0], n_in = W.shape[0], n_out = W.shape[1]
-    if X.shape[1] != n_in:
-        raise ValueError(f"X: expected {n_in} columns, got {X.shape[1]}")
-    if H.shape != (n, n_out):
-        raise ValueError(f"H: expected shape {(n, n_out)}, got {H.shape}")
-    if dH.shape != (n, n_out):
-        raise ValueError(f"dH: expected shape {(n, n_out)}, got {dH.shape}")
-    cdef int act = _activation_code(activation)
-    A = np.empty((n, n_out), dtype=dt)
-    dW = np.empty((n_in, n_out), dtype=dt)
-    dB = np.empty(n_out, dtype=dt)
-    dX = np.empty((n, n_in), dtype=dt) if need_dX else None
-    cdef void *ptrs[8]
-    ptrs[0] = cnp.PyArray_DATA(X)
-    ptrs[1] = cnp.PyArray_DATA(W)
-    ptrs[2] = cnp.PyArray_DATA(H)
-    ptrs[3] = cnp.PyArray_DATA(dH)
-    ptrs[4] = cnp.PyArray_DATA(A)
-    ptrs[5] = cnp.PyArray_DATA(dW)
-    ptrs[6] = cnp.PyArray_DATA(dB)
-    ptrs[7] = cnp.PyArray_DATA(dX) if need_dX else NULL
-    cdef int status
-    with nogil:
-        status = ln_dense_backward(code, act, n, n_in, n_out, ptrs[0], ptrs[1], ptrs[2],
-                                   ptrs[3], ptrs[4], ptrs[5], ptrs[6], ptrs[7])
-    _check_status(status)
-    return dW, dB, dX
-
-
-def loss(H, Y, kind="mse"):
-    """(loss, dL/dH) for 'mse' (mean over all elements), 'mse_sum', or
-    'cross_entropy' (softmax of the logits H against target distributions Y)."""
+def loss(H, Y, kind="mse", w=None, param=None, scale=None):
+    """(loss, dL/dH) of outputs H against targets Y through the C loss table.
+    w: per-row sample weights; param: the loss's parameters (Huber's delta);
+    scale: the divisor's inverse (default: 1 / total weight, or 1 for a sum)."""
     dt = H.dtype if isinstance(H, np.ndarray) else None
     cdef int code = _dtype_code(dt)
-    if kind not in LOSSES:
-        raise ValueError(f"kind: expected one of {sorted(LOSSES)}, got {kind!r}")
+    cdef int k = _index_of(LOSSES, kind, "kind")
     H = _as_array("H", H, dt, 2)
     Y = _as_array("Y", Y, dt, 2)
     if Y.shape != H.shape:
         raise ValueError(f"Y: expected shape {H.shape}, got {Y.shape}")
     if H.size == 0:
         raise ValueError(f"H: expected a non-empty batch, got shape {H.shape}")
+    cdef const void *wp = NULL
+    if w is not None:
+        w = _as_array("w", w, dt, 1)
+        if w.shape[0] != H.shape[0]:
+            raise ValueError(f"w: expected {H.shape[0]} weights, got {w.shape[0]}")
+        wp = cnp.PyArray_DATA(w)
+    cdef double c_param[2]
+    c_param[0] = c_param[1] = 0.0
+    for i, v in enumerate(param or ()):
+        c_param[i] = v
+    cdef double c_scale
+    if scale is not None:
+        c_scale = scale
+    elif ln_loss_reduces_by_sum(k):
+        c_scale = 1.0
+    else:
+        c_scale = 1.0 / (float(np.sum(w, dtype=np.float64)) if w is not None else H.shape[0])
     G = np.empty_like(H)
-    cdef int k = LOSSES[kind]
     cdef Py_ssize_t n = H.shape[0], m = H.shape[1]
-    cdef void *hp = cnp.PyArray_DATA(H)
-    cdef void *yp = cnp.PyArray_DATA(Y)
+    cdef const void *hp = cnp.PyArray_DATA(H)
+    cdef const void *yp = cnp.PyArray_DATA(Y)
     cdef void *gp = cnp.PyArray_DATA(G)
     cdef double value = 0.0
     cdef int status
     with nogil:
-        status = ln_loss(code, k, n, m, hp, yp, gp, &value)
+        status = ln_loss(code, k, c_param, n, m, hp, yp, wp, c_scale, gp, &value)
     _check_status(status)
     return value, G
 
 
-cdef ln_optimizer _make_optimizer(kind, lr, momentum, nesterov, beta1, beta2, eps,
-                                  weight_decay, step) except *:
-    cdef ln_optimizer opt
-    if kind not in ("sgd", "adam"):
-        raise ValueError(f"kind: expected 'sgd' or 'adam', got {kind!r}")
-    opt.kind = LN_OPT_ADAM if kind == "adam" else LN_OPT_SGD
-    opt.lr = lr
-    opt.momentum = momentum
-    opt.nesterov = bool(nesterov)
-    opt.beta1 = beta1
-    opt.beta2 = beta2
-    opt.eps = eps
-    opt.weight_decay = weight_decay
-    opt.step = step
-    return opt
+cdef int _fill_optim(ln_optim *o, kind, lr, weight_decay, hp, clip_norm, step) except -1:
+    o.kind = _index_of(OPTIMIZERS, kind, "kind")
+    o.lr = lr
+    o.weight_decay = weight_decay
+    hp = tuple(hp)
+    if len(hp) > LN_OPT_MAX_HP:
+        raise ValueError(f"hp: at most {LN_OPT_MAX_HP} hyper-parameters, got {len(hp)}")
+    for i in range(LN_OPT_MAX_HP):
+        o.hp[i] = hp[i] if i < len(hp) else 0.0
+    o.clip_norm = clip_norm if clip_norm is not None else 0.0
+    o.step = step
+    return 0
 
 
-def optimizer_update(p, g, state1, state2, kind, lr, t=1, momentum=0.0, nesterov=False,
-                     beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-    """One in-place optimizer update of parameter `p` with gradient `g`.
-    kind 'sgd' uses state1 as the velocity when momentum != 0; 'adam' uses
-    state1/state2 as its moments. `t` is the 1-based step number."""
+def optimizer_update(p, g, states, kind, lr, t=1, weight_decay=0.0, hp=()):
+    """One in-place update of parameter `p` with gradient `g` through the C
+    optimizer table. states: the kind's state arrays (None where unused);
+    hp: its hyper-parameters in its row's order; t: the 1-based step.
+    Raises FloatingPointError, changing nothing, if a new value is not finite."""
     if not isinstance(p, np.ndarray):
         raise TypeError(f"p: expected a numpy array, got {type(p).__name__}")
     dt = p.dtype
@@ -348,27 +318,24 @@ def optimizer_update(p, g, state1, state2, kind, lr, t=1, momentum=0.0, nesterov
     g = _as_array("g", g, dt, p.ndim)
     if g.shape != p.shape:
         raise ValueError(f"g: expected shape {p.shape}, got {g.shape}")
-    cdef ln_optimizer opt = _make_optimizer(kind, lr, momentum, nesterov, beta1, beta2, eps,
-                                            weight_decay, 0)
-    need1 = kind == "adam" or momentum != 0.0
-    need2 = kind == "adam"
-    cdef void *s1 = NULL
-    cdef void *s2 = NULL
-    if need1:
-        _check_out("state1", state1, dt, p.shape)
-        s1 = cnp.PyArray_DATA(state1)
-    if need2:
-        _check_out("state2", state2, dt, p.shape)
-        s2 = cnp.PyArray_DATA(state2)
+    cdef ln_optim opt
+    _fill_optim(&opt, kind, lr, weight_decay, hp, None, 0)
+    cdef void *s[LN_OPT_MAX_STATE]
+    states = list(states or ())
+    for i in range(LN_OPT_MAX_STATE):
+        s[i] = NULL
+        if i < len(states) and states[i] is not None:
+            _check_out(f"states[{i}]", states[i], dt, p.shape)
+            s[i] = cnp.PyArray_DATA(states[i])
     if t < 1:
         raise ValueError(f"t: expected a step number >= 1, got {t}")
     cdef long long step = t
     cdef Py_ssize_t size = p.size
     cdef void *pp = cnp.PyArray_DATA(p)
-    cdef void *gp = cnp.PyArray_DATA(g)
+    cdef const void *gp = cnp.PyArray_DATA(g)
     cdef int status
     with nogil:
-        status = ln_optimizer_update(code, &opt, step, size, pp, gp, s1, s2)
+        status = ln_optimizer_update(code, &opt, step, size, pp, gp, s)
     _check_status(status)
 
 
@@ -377,95 +344,140 @@ def optimizer_update(p, g, state1, state2, kind, lr, t=1, momentum=0.0, nesterov
 # ---------------------------------------------------------------------------
 
 cdef inline bint _conforms(object a, int typenum, Py_ssize_t cols) noexcept:
-    """a is a C-contiguous 2-D array of the engine's dtype with `cols` columns and rows."""
-    if type(a) is not np.ndarray:
+    """a is a native, aligned, C-contiguous, non-empty 2-D array of the
+    engine's dtype with `cols` columns (a subclass such as np.memmap is fine)."""
+    if not cnp.PyArray_Check(a):
         return False
     cdef cnp.ndarray arr = <cnp.ndarray>a
     return (cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_TYPE(arr) == typenum
-            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_DIM(arr, 1) == cols
+            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
+            and cnp.PyArray_ISNOTSWAPPED(arr) and cnp.PyArray_DIM(arr, 1) == cols
             and cnp.PyArray_DIM(arr, 0) > 0)
 
 
-cdef class NetEngine:
-    """A C network: layer widths, activations and a pointer to each layer's
-    parameters (numpy arrays the engine keeps alive), plus reusable workspaces.
+cdef inline bint _conforms_1d(object a, int typenum, Py_ssize_t n) noexcept:
+    if not cnp.PyArray_Check(a):
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    return (cnp.PyArray_NDIM(arr) == 1 and cnp.PyArray_TYPE(arr) == typenum
+            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
+            and cnp.PyArray_ISNOTSWAPPED(arr) and cnp.PyArray_DIM(arr, 0) == n)
 
-    Not safe to use from two threads at once (like the Network that owns it)."""
+
+cdef class Workspace:
+    """The buffers of one call on a network (one call at a time)."""
+    cdef ln_ws *ws
+
+    def __cinit__(self):
+        self.ws = ln_ws_create()
+        if self.ws is NULL:
+            raise MemoryError("layernet: could not create a workspace")
+
+    def __dealloc__(self):
+        ln_ws_free(self.ws)
+
+
+cdef class NetEngine:
+    """A C network: its nodes, its bound flat parameter and constant vectors
+    (numpy arrays the engine keeps alive) and a pool of workspaces.
+
+    Safe to call from many threads at once: every call takes a workspace of
+    its own from the pool (list.pop and list.append are atomic under the
+    GIL), forward passes hold the network's shared lock, and updates its
+    exclusive one. Training from two threads at once is refused by Network."""
     cdef ln_net *net
     cdef readonly int dtype_code
     cdef int typenum
-    cdef readonly Py_ssize_t n_in, n_out
-    cdef readonly int n_layers
-    cdef list _sizes
-    cdef list _params
-    cdef list _state
+    cdef readonly Py_ssize_t n_in, n_out, param_size, const_size
+    cdef object _params, _consts
+    cdef list _pool
 
-    def __cinit__(self, sizes, activations, dtype):
-        cdef int L = len(sizes) - 1
-        cdef Py_ssize_t c_sizes[256]
-        cdef int c_acts[255]
-        if L < 1 or L > 255:
-            raise ValueError(f"sizes: expected 2 to 256 widths, got {len(sizes)}")
+    def __cinit__(self, nodes, dtype):
+        cdef Py_ssize_t count = len(nodes)
+        if count < 1 or count > 100000:
+            raise ValueError(f"nodes: expected 1 to 100000 layers, got {count}")
         self.dtype_code = _dtype_code(np.dtype(dtype))
         self.typenum = cnp.NPY_FLOAT32 if self.dtype_code == LN_FLOAT32 else cnp.NPY_FLOAT64
-        for i in range(L + 1):
-            c_sizes[i] = sizes[i]
-        for i in range(L):
-            c_acts[i] = _activation_code(activations[i])
-        self.net = ln_net_create(self.dtype_code, L, c_sizes, c_acts)
+        cdef ln_node_spec *c_specs = <ln_node_spec *>PyMem_Malloc(count * sizeof(ln_node_spec))
+        cdef int status = LN_OK
+        if c_specs is NULL:
+            raise MemoryError("layernet: no memory for the layer list")
+        try:
+            for i, (kind, n_in, n_out, act, rate) in enumerate(nodes):
+                c_specs[i].kind = _index_of(LAYER_KINDS, kind, f"layers[{i}] kind")
+                c_specs[i].n_in = n_in
+                c_specs[i].n_out = n_out
+                c_specs[i].act = _index_of(ACTIVATIONS, act, f"layers[{i}] activation")
+                c_specs[i].rate = rate
+            self.net = ln_net_create(self.dtype_code, <int>count, c_specs, &status)
+        finally:
+            PyMem_Free(c_specs)
         if self.net is NULL:
-            raise MemoryError("layernet: could not create the network's workspaces")
-        self.n_layers = L
-        self.n_in = sizes[0]
-        self.n_out = sizes[L]
-        self._sizes = list(sizes)
-        self._params = [None] * L
-        self._state = [None] * L
+            if status == LN_ERR_NOMEM:
+                raise MemoryError("layernet: the network's parameters do not fit in memory")
+            raise ValueError("layers: the C engine refused this layer list (shapes or settings)")
+        self.n_in = nodes[0][1]
+        self.n_out = nodes[count - 1][2]
+        self.param_size = ln_net_param_size(self.net)
+        self.const_size = ln_net_const_size(self.net)
+        self._pool = []
 
     def __dealloc__(self):
         ln_net_free(self.net)
 
-    def bind_params(self, int layer, cnp.ndarray W, cnp.ndarray B):
-        """Point layer `layer` at W and B (C-contiguous, the engine's dtype)."""
-        _check_out("W", W, W.dtype, (self._sizes[layer], self._sizes[layer + 1]))
-        _check_out("B", B, B.dtype, (self._sizes[layer + 1],))
-        if cnp.PyArray_TYPE(W) != self.typenum or cnp.PyArray_TYPE(B) != self.typenum:
-            raise TypeError("W, B: expected the network's dtype")
-        self._params[layer] = (W, B)
-        ln_net_set_params(self.net, layer, cnp.PyArray_DATA(W), cnp.PyArray_DATA(B))
+    def tensors(self):
+        """[(node, offset, size), ...] of the flat parameter vector's tensors."""
+        cdef int node
+        cdef Py_ssize_t offset, size
+        out = []
+        for i in range(ln_net_tensor_count(self.net)):
+            ln_net_tensor(self.net, i, &node, &offset, &size)
+            out.append((node, offset, size))
+        return out
 
-    def bind_state(self, int layer, W1, B1, W2, B2):
-        """Point layer `layer` at its optimizer state buffers (None where unused)."""
-        arrays = (W1, B1, W2, B2)
-        cdef void *ptrs[4]
-        for i, (a, shape) in enumerate(zip(arrays, ((self._sizes[layer], self._sizes[layer + 1]),
-                                                    (self._sizes[layer + 1],)) * 2)):
-            if a is None:
-                ptrs[i] = NULL
-            else:
-                _check_out("state", a, a.dtype, shape)
-                if cnp.PyArray_TYPE(a) != self.typenum:
-                    raise TypeError("state: expected the network's dtype")
-                ptrs[i] = cnp.PyArray_DATA(a)
-        self._state[layer] = arrays
-        ln_net_set_state(self.net, layer, ptrs[0], ptrs[1], ptrs[2], ptrs[3])
+    def constants(self):
+        """[(node, offset, size), ...] of the flat constant vector's tensors."""
+        cdef int node
+        cdef Py_ssize_t offset, size
+        out = []
+        for i in range(ln_net_const_count(self.net)):
+            ln_net_const(self.net, i, &node, &offset, &size)
+            out.append((node, offset, size))
+        return out
 
-    def predict(self, X, out):
-        """out = network(X). Returns NEEDS_CONVERSION if X or out does not conform."""
-        if not _conforms(X, self.typenum, self.n_in) or not _conforms(out, self.typenum, self.n_out):
-            return NEEDS_CONVERSION
-        cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
-        if cnp.PyArray_DIM(<cnp.ndarray>out, 0) != n:
-            return NEEDS_CONVERSION
-        cdef void *xp = cnp.PyArray_DATA(<cnp.ndarray>X)
-        cdef void *op = cnp.PyArray_DATA(<cnp.ndarray>out)
-        cdef int status
-        with nogil:
-            status = ln_net_predict(self.net, n, xp, op)
-        _check_status(status)
+    def bind(self, params, consts):
+        """Point the network at its flat parameter and constant vectors."""
+        _check_out("params", params, params.dtype, (self.param_size,))
+        _check_out("consts", consts, consts.dtype, (self.const_size,))
+        if cnp.PyArray_TYPE(params) != self.typenum or cnp.PyArray_TYPE(consts) != self.typenum:
+            raise TypeError("params, consts: expected the network's dtype")
+        self._params = params
+        self._consts = consts
+        ln_net_bind(self.net, cnp.PyArray_DATA(params), cnp.PyArray_DATA(consts))
+
+    cdef Workspace _take(self):
+        try:
+            return self._pool.pop()
+        except IndexError:
+            return Workspace()
+
+    cdef int _batch_opts(self, ln_batch_opts *o, int loss_kind, param, w, Py_ssize_t n,
+                         double denom, int training, uint64_t seed, long long step) except -1:
+        o.kind = loss_kind
+        o.param[0] = param[0] if param else 0.0
+        o.param[1] = param[1] if param and len(param) > 1 else 0.0
+        o.w = NULL
+        o.denom = denom
+        o.training = training
+        o.seed = seed
+        o.step = step
+        if w is not None:
+            if not _conforms_1d(w, self.typenum, n):
+                return 1
+            o.w = cnp.PyArray_DATA(<cnp.ndarray>w)
         return 0
 
-    cdef int _xy(self, object X, object Y, Py_ssize_t *n, void **xp, void **yp) noexcept:
+    cdef int _xy(self, object X, object Y, Py_ssize_t *n, const void **xp, const void **yp) noexcept:
         if not _conforms(X, self.typenum, self.n_in) or not _conforms(Y, self.typenum, self.n_out):
             return 0
         n[0] = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
@@ -475,104 +487,150 @@ cdef class NetEngine:
         yp[0] = cnp.PyArray_DATA(<cnp.ndarray>Y)
         return 1
 
-    def gradients(self, X, Y, int loss_kind):
-        """Forward, loss and backward into the engine's gradient buffers; returns the
-        loss, or NEEDS_CONVERSION. Raises FloatingPointError on a non-finite result."""
+    def predict(self, X, bint check_finite=True):
+        """The network's output for X in inference mode, or None if X must be
+        converted first. With check_finite, an inf or nan in X is a ValueError
+        naming its row and column."""
+        if not _conforms(X, self.typenum, self.n_in):
+            return None
+        cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>X, 0), bad = -1
+        cdef cnp.npy_intp dims[2]
+        dims[0] = n
+        dims[1] = self.n_out
+        cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, self.typenum, 0)
+        cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>X)
+        cdef void *op = cnp.PyArray_DATA(out)
+        cdef Workspace ws = self._take()
+        cdef int status
+        try:
+            with nogil:
+                status = ln_net_predict(self.net, ws.ws, n, xp, op, check_finite, &bad)
+        finally:
+            self._pool.append(ws)
+        if status == LN_ERR_INPUT:
+            raise _nonfinite_input("X", bad, self.n_in, X.flat[bad])
+        _check_status(status)
+        return out
+
+    def loss(self, X, Y, w, int loss_kind, param):
+        """The loss of (X, Y) in inference mode, or None if an input must be converted."""
         cdef Py_ssize_t n
-        cdef void *xp
-        cdef void *yp
+        cdef const void *xp
+        cdef const void *yp
+        cdef ln_batch_opts o
         cdef double value = 0.0
         cdef int status
-        if not self._xy(X, Y, &n, &xp, &yp):
-            return NEEDS_CONVERSION
-        with nogil:
-            status = ln_net_gradients(self.net, loss_kind, n, xp, yp, &value)
+        if not self._xy(X, Y, &n, &xp, &yp) or self._batch_opts(&o, loss_kind, param, w, n, 0, 0, 0, 0):
+            return None
+        cdef Workspace ws = self._take()
+        try:
+            with nogil:
+                status = ln_net_loss(self.net, ws.ws, &o, n, xp, yp, &value)
+        finally:
+            self._pool.append(ws)
         _check_status(status)
         return value
 
-    def grad(self, int layer):
-        """Copies of layer `layer`'s (dW, dB) from the last gradients/step call."""
-        if not 0 <= layer < self.n_layers:
-            raise IndexError(f"layer: expected 0..{self.n_layers - 1}, got {layer}")
-        dt = np.float32 if self.dtype_code == LN_FLOAT32 else np.float64
-        dW = np.empty((self._sizes[layer], self._sizes[layer + 1]), dtype=dt)
-        dB = np.empty(self._sizes[layer + 1], dtype=dt)
-        cdef size_t item = 4 if self.dtype_code == LN_FLOAT32 else 8
-        memcpy(cnp.PyArray_DATA(dW), ln_net_grad(self.net, layer, 0), dW.size * item)
-        memcpy(cnp.PyArray_DATA(dB), ln_net_grad(self.net, layer, 1), dB.size * item)
-        return dW, dB
-
-    def train_step_sgd(self, X, Y, int loss_kind, double lr):
-        """One plain-SGD step; returns the loss before the update, or NEEDS_CONVERSION."""
+    def gradients(self, X, Y, w, int loss_kind, param, bint training=False, uint64_t seed=0,
+                  long long step=0):
+        """(loss, a copy of the flat gradient) of (X, Y), or None if an input
+        must be converted. FloatingPointError if the loss or a gradient is not
+        finite."""
         cdef Py_ssize_t n
-        cdef void *xp
-        cdef void *yp
+        cdef const void *xp
+        cdef const void *yp
+        cdef ln_batch_opts o
         cdef double value = 0.0
         cdef int status
-        cdef ln_optimizer opt
-        if not self._xy(X, Y, &n, &xp, &yp):
-            return NEEDS_CONVERSION
-        opt.kind = LN_OPT_SGD
-        opt.lr = lr
-        opt.momentum = 0.0
-        opt.nesterov = 0
-        opt.weight_decay = 0.0
-        opt.step = 0
-        with nogil:
-            status = ln_net_train_step(self.net, loss_kind, &opt, n, xp, yp, &value)
+        if not self._xy(X, Y, &n, &xp, &yp) or self._batch_opts(&o, loss_kind, param, w, n, 0,
+                                                                training, seed, step):
+            return None
+        grad = np.empty(self.param_size, dtype=np.float32 if self.dtype_code == LN_FLOAT32 else np.float64)
+        cdef Workspace ws = self._take()
+        try:
+            with nogil:
+                status = ln_net_backward(self.net, ws.ws, &o, n, xp, yp, &value)
+            if status == LN_OK:
+                memcpy(cnp.PyArray_DATA(grad), ln_ws_grad(ws.ws), self.param_size * grad.itemsize)
+        finally:
+            self._pool.append(ws)
         _check_status(status)
-        return value
+        return value, grad
 
-    def train_step(self, X, Y, int loss_kind, optimizer):
-        """One step with `optimizer` (an object with kind, lr, momentum, nesterov,
-        beta1, beta2, eps, weight_decay and step attributes; its step is advanced)."""
+    def train_step(self, X, Y, w, int loss_kind, param, optimizer, states, uint64_t seed=0):
+        """One step with `optimizer` (see _fill_from); returns the loss before
+        the update, or None if an input must be converted. The optimizer's
+        step advances only when the step happened."""
         cdef Py_ssize_t n
-        cdef void *xp
-        cdef void *yp
+        cdef const void *xp
+        cdef const void *yp
+        cdef ln_batch_opts o
+        cdef ln_optim opt
+        cdef void *s[LN_OPT_MAX_STATE]
         cdef double value = 0.0
         cdef int status
-        if not self._xy(X, Y, &n, &xp, &yp):
-            return NEEDS_CONVERSION
-        cdef ln_optimizer opt = _optimizer_struct(optimizer)
-        with nogil:
-            status = ln_net_train_step(self.net, loss_kind, &opt, n, xp, yp, &value)
+        if not self._xy(X, Y, &n, &xp, &yp) or self._batch_opts(&o, loss_kind, param, w, n, 0, 1, seed, 0):
+            return None
+        self._optim_from(&opt, optimizer, states, s)
+        cdef Workspace ws = self._take()
+        try:
+            with nogil:
+                status = ln_net_train_step(self.net, ws.ws, &o, &opt, s, n, xp, yp, &value)
+        finally:
+            self._pool.append(ws)
         _check_status(status)
         optimizer.step = opt.step
         return value
 
-    def fit_batches(self, X, Y, cnp.ndarray perm, Py_ssize_t batch_size,
-                    Py_ssize_t first_batch, Py_ssize_t n_batches, int loss_kind, optimizer):
-        """Run batches first_batch .. first_batch + n_batches - 1 of an epoch in C.
-        Returns (sum of row-weighted losses, rows predicted right before their step,
-        steps completed, status) where status is 0, or STATUS_NONFINITE if a step
-        stopped the run (that step changed nothing)."""
+    def fit_batches(self, X, Y, w, cnp.ndarray perm, Py_ssize_t batch_size, Py_ssize_t first_batch,
+                    Py_ssize_t n_batches, int loss_kind, param, optimizer, states, uint64_t seed):
+        """Batches first_batch .. first_batch + n_batches - 1 of an epoch in C.
+        Returns (loss_sum, weight_sum, hits, hit_units, steps done, status):
+        status is 0, or nonzero if a step stopped the run (that step changed
+        nothing)."""
         cdef Py_ssize_t n
-        cdef void *xp
-        cdef void *yp
-        if not self._xy(X, Y, &n, &xp, &yp):
-            raise ValueError("fit: X and Y must be converted before fit_batches")
-        if (cnp.PyArray_TYPE(perm) != cnp.NPY_INT64 or perm.ndim != 1
-                or not cnp.PyArray_IS_C_CONTIGUOUS(perm) or perm.shape[0] != n):
-            raise ValueError("perm: expected a contiguous int64 permutation of the rows")
-        cdef ln_optimizer opt = _optimizer_struct(optimizer)
-        cdef const long long *pp = <const long long *>cnp.PyArray_DATA(perm)
-        cdef double loss_sum = 0.0
-        cdef Py_ssize_t done = 0, hits = 0
+        cdef const void *xp
+        cdef const void *yp
+        cdef ln_batch_opts o
+        cdef ln_optim opt
+        cdef void *s[LN_OPT_MAX_STATE]
+        cdef ln_fit_args a
         cdef int status
-        with nogil:
-            status = ln_net_fit_batches(self.net, loss_kind, &opt, n, xp, yp, pp, batch_size,
-                                        first_batch, n_batches, &loss_sum, &hits, &done)
+        if not self._xy(X, Y, &n, &xp, &yp) or self._batch_opts(&o, loss_kind, param, w, n, 0, 1, seed, 0):
+            raise ValueError("fit: X, Y and the sample weights must be converted before fit_batches")
+        if (cnp.PyArray_TYPE(perm) != cnp.NPY_INT64 or perm.ndim != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(perm)
+                or not cnp.PyArray_ISNOTSWAPPED(perm) or perm.shape[0] != n):
+            raise ValueError("perm: expected a contiguous native int64 permutation of the rows")
+        self._optim_from(&opt, optimizer, states, s)
+        a.n_samples = n
+        a.X = xp
+        a.Y = yp
+        a.w = o.w
+        a.perm = <const int64_t *>cnp.PyArray_DATA(perm)
+        a.batch_size = batch_size
+        a.first_batch = first_batch
+        a.n_batches = n_batches
+        cdef Workspace ws = self._take()
+        try:
+            with nogil:
+                status = ln_net_fit_batches(self.net, ws.ws, &o, &opt, s, &a)
+        finally:
+            self._pool.append(ws)
         optimizer.step = opt.step
         if status != LN_ERR_NONFINITE:
             _check_status(status)
-        return loss_sum, hits, done, status
+        return a.loss_sum, a.weight_sum, a.hits, a.hit_units, a.steps_done, status
 
-
-cdef extern from "string.h":
-    void *memcpy(void *dst, const void *src, size_t n)
-
-
-cdef ln_optimizer _optimizer_struct(optimizer) except *:
-    return _make_optimizer(optimizer.kind, optimizer.lr, optimizer.momentum, optimizer.nesterov,
-                           optimizer.beta1, optimizer.beta2, optimizer.eps,
-                           optimizer.weight_decay, optimizer.step)
+    cdef int _optim_from(self, ln_optim *opt, optimizer, states, void **s) except -1:
+        """The C optimizer of a Python one (its _c_config()) and its flat state vectors."""
+        kind, lr, weight_decay, hp, clip_norm = optimizer._c_config()
+        _fill_optim(opt, kind, lr, weight_decay, hp, clip_norm, optimizer.step)
+        for i in range(LN_OPT_MAX_STATE):
+            s[i] = NULL
+            if i < len(states) and states[i] is not None:
+                a = states[i]
+                _check_out(f"optimizer state {i}", a, a.dtype, (self.param_size,))
+                if cnp.PyArray_TYPE(a) != self.typenum:
+                    raise TypeError("optimizer state: expected the network's dtype")
+                s[i] = cnp.PyArray_DATA(<cnp.ndarray>a)
+        return 0
