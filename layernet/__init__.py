@@ -4,12 +4,24 @@
     net = ln.Network([ln.Dense(4, 8, activation="relu"), ln.Dense(8, 1)], seed=0)
     history = net.fit(X, Y, epochs=10, batch_size=32, lr=0.01)
 
-Environment: LAYERNET_ISA=avx512|avx2|generic forces a kernel path;
+Environment: LAYERNET_ISA forces a kernel path (see ln.info()["available_isas"]);
 LAYERNET_NUM_THREADS (then OMP_NUM_THREADS) sets the thread count.
 """
 import os as _os
 
-from . import _kernels
+try:
+    from . import _kernels
+except ImportError as _exc:  # the C extension is not built here
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if _os.path.exists(_os.path.join(_here, "_kernels.pyx")) and not any(
+            name.startswith("_kernels.") and name.endswith((".so", ".pyd"))
+            for name in _os.listdir(_here)):
+        raise ImportError(
+            f"layernet: the C extension is not built in {_here}. This is a source checkout: "
+            f"install it with `pip install .` (or `pip install -e .` to work on it in place), "
+            f"and run Python or pytest from outside the checkout or after building in place"
+        ) from None
+    raise
 
 __version__ = "0.1.0"
 
@@ -34,10 +46,14 @@ def _configure_from_environment() -> None:
 _configure_from_environment()
 
 from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint  # noqa: E402
-from .io import load  # noqa: E402
-from .layers import Dense  # noqa: E402
+from .layers import Dense, Dropout, Layer  # noqa: E402
+from .losses import CrossEntropy, Loss, MSE  # noqa: E402
+from .model_file import load  # noqa: E402
 from .network import Network  # noqa: E402
-from .optimizers import SGD, Adam  # noqa: E402
+from .optimizers import SGD, Adam, Optimizer  # noqa: E402
+
+#: the activation names layers accept
+ACTIVATIONS = _kernels.ACTIVATIONS
 
 
 def set_num_threads(n: int) -> None:
@@ -61,6 +77,6 @@ def info() -> dict:
     }
 
 
-__all__ = ["Adam", "Callback", "Dense", "EarlyStopping", "History", "ModelCheckpoint",
-           "Network", "SGD", "get_num_threads", "info", "load", "set_num_threads",
-           "__version__"]
+__all__ = ["ACTIVATIONS", "Adam", "Callback", "CrossEntropy", "Dense", "Dropout", "EarlyStopping",
+           "History", "Layer", "Loss", "MSE", "ModelCheckpoint", "Network", "Optimizer", "SGD",
+           "get_num_threads", "info", "load", "set_num_threads", "__version__"]

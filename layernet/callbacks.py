@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 import sys
 
-import numpy as np
+from ._validation import check_int
+from .optimizers import check_number
 
 
 class History:
@@ -128,10 +129,8 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
                  restore_best: bool = True):
         self.monitor = _check_monitor(monitor)
-        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
-            raise ValueError(f"patience: expected an integer >= 0, got {patience!r}")
-        self.patience = int(patience)
-        self.min_delta = abs(float(min_delta))
+        self.patience = check_int(patience, "patience", 0)
+        self.min_delta = check_number(min_delta, "min_delta")
         self.restore_best = bool(restore_best)
         self.best_epoch: int | None = None
         self.best_value: float | None = None
@@ -152,7 +151,7 @@ class EarlyStopping(Callback):
             self._best, self._wait = value, 0
             self.best_epoch, self.best_value = epoch, value
             if self.restore_best:
-                self._snapshot = [(l.W.copy(), l.B.copy()) for l in net.layers]
+                self._snapshot = net.get_weights()
             return False
         self._wait += 1
         if self._wait >= self.patience:
@@ -162,9 +161,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, net) -> None:
         if self.restore_best and self._snapshot is not None:
-            for layer, (W, B) in zip(net.layers, self._snapshot):
-                layer.W[...] = W
-                layer.B[...] = B
+            net.set_weights(self._snapshot)
 
 
 class ModelCheckpoint(Callback):
@@ -172,7 +169,15 @@ class ModelCheckpoint(Callback):
     when `monitor` improves (save_best_only). `path` may contain "{epoch}"."""
 
     def __init__(self, path, save_best_only: bool = False, monitor: str = "val_loss"):
+        if not isinstance(path, (str, bytes)) and not hasattr(path, "__fspath__"):
+            raise TypeError(f"path: expected a file name, got {type(path).__name__}")
         self.path = str(path)
+        try:
+            self.path.format(epoch=1)
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise ValueError(f"path: {self.path!r} is not a valid pattern; the only placeholder it "
+                             f"may hold is {{epoch}} (write {{{{ and }}}} for literal braces): "
+                             f"{type(exc).__name__}: {exc}") from None
         self.save_best_only = bool(save_best_only)
         self.monitor = _check_monitor(monitor)
         self._best = None

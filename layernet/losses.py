@@ -1,29 +1,56 @@
-"""Loss names and target preparation. The losses themselves run in C."""
+"""Losses: one class per loss, each owning what is specific to it.
+
+The value and the gradient run in C (one row each in csrc/tables/losses.h).
+A Loss object owns the rest: which networks it suits, target preparation,
+the output transform that turns the network's raw output into predictions
+(softmax for cross-entropy), and the metrics evaluate reports. No code
+outside this module branches on a loss's name.
+
+Adding a loss is its C row plus one class here, registered with
+@register_loss.
+"""
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 
 from . import _kernels
 
-#: loss names accepted by Network and fit
-LOSS_NAMES = ("mse", "cross_entropy")
+#: loss classes by name (the model file's "loss")
+LOSSES: dict[str, type["Loss"]] = {}
 
 
-def loss_code(name: str, argument: str = "loss") -> int:
-    """The C code of loss `name`, or a ValueError naming the choices."""
-    if name not in LOSS_NAMES:
-        raise ValueError(f"{argument}: expected one of {', '.join(map(repr, LOSS_NAMES))}, got {name!r}")
-    return _kernels.LOSSES[name]
+def register_loss(cls: type["Loss"]) -> type["Loss"]:
+    """Class decorator: makes a Loss known to Network and the model file."""
+    if cls.name not in _kernels.LOSSES:
+        raise ValueError(f"loss {cls.name!r} has no C implementation; the C losses are "
+                         f"{_kernels.LOSSES}")
+    LOSSES[cls.name] = cls
+    return cls
 
 
-def prepare_targets(Y, loss: str, n_rows: int, n_out: int, dtype: np.dtype,
-                    name: str = "Y") -> np.ndarray:
-    """Y as a C-contiguous (n_rows, n_out) array of `dtype`.
+def get_loss(loss, argument: str = "loss") -> "Loss":
+    """A Loss object from a name or a Loss (ValueError naming the choices)."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str) and loss in LOSSES:
+        return LOSSES[loss]()
+    raise ValueError(f"{argument}: expected one of {', '.join(map(repr, sorted(LOSSES)))} or a "
+                     f"layernet Loss object, got {loss!r}")
 
-    mse: Y is (n_rows, n_out), or 1-D when n_out == 1.
-    cross_entropy: Y is integer class labels (n_rows,) in [0, n_out), turned into
-    one-hot rows, or a (n_rows, n_out) matrix of one-hot / probability rows.
-    """
+
+def loss_from_config(config) -> "Loss":
+    """Inverse of Loss.config() (a bare name is accepted too, as older files store it)."""
+    if isinstance(config, str):
+        return get_loss(config)
+    if not isinstance(config, dict) or config.get("name") not in LOSSES:
+        raise ValueError(f"loss: expected a known loss configuration, got {config!r}")
+    params = {k: v for k, v in config.items() if k != "name"}
+    return LOSSES[config["name"]](**params)
+
+
+def _numeric_targets(Y, n_rows: int, name: str) -> np.ndarray:
     arr = np.asarray(Y)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected numeric targets, got dtype {arr.dtype}")
@@ -31,17 +58,11 @@ def prepare_targets(Y, loss: str, n_rows: int, n_out: int, dtype: np.dtype,
         raise ValueError(f"{name}: expected a 1-D or 2-D array, got {arr.ndim}-D with shape {arr.shape}")
     if arr.shape[0] != n_rows:
         raise ValueError(f"{name}: expected {n_rows} rows to match X, got {arr.shape[0]}")
-    if loss == "cross_entropy" and arr.ndim == 1:
-        labels = arr
-        if labels.dtype.kind == "f":
-            if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-                raise ValueError(f"{name}: expected integer class labels, got non-integer values")
-        if labels.size and (labels.min() < 0 or labels.max() >= n_out):
-            raise ValueError(f"{name}: expected class labels in [0, {n_out - 1}], "
-                             f"got values from {labels.min()} to {labels.max()}")
-        onehot = np.zeros((n_rows, n_out), dtype=dtype)
-        onehot[np.arange(n_rows), labels.astype(np.int64)] = 1
-        return onehot
+    return arr
+
+
+def _as_matrix(arr: np.ndarray, n_rows: int, n_out: int, dtype, name: str) -> np.ndarray:
+    """A (n_rows, n_out) target array of `dtype`, finite and within its range."""
     if arr.ndim == 1:
         if n_out != 1:
             raise ValueError(f"{name}: expected shape ({n_rows}, {n_out}), got 1-D shape {arr.shape} "
@@ -49,12 +70,129 @@ def prepare_targets(Y, loss: str, n_rows: int, n_out: int, dtype: np.dtype,
         arr = arr.reshape(n_rows, 1)
     if arr.shape[1] != n_out:
         raise ValueError(f"{name}: expected {n_out} columns (the network's outputs), got {arr.shape[1]}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.require(arr, dtype=dtype, requirements=("C", "A", "W"))
+        finite = np.isfinite(out)
+    if not finite.all():
+        r, c = np.argwhere(~finite)[0]
+        raise ValueError(f"{name}: row {r}, column {c} is {arr[r, c]!r}, which is not a finite "
+                         f"{np.dtype(dtype).name}; expected finite targets")
+    if out is arr:
+        out = out.copy()
+    return out
 
 
-def accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:
-    """Share of rows whose largest output is the target row's largest entry."""
-    return float(np.mean(np.argmax(outputs, axis=1) == np.argmax(targets, axis=1)))
+class Loss:
+    """Base class. name: the C row; metric_names: what evaluate adds to "loss"."""
+
+    name: ClassVar[str] = ""
+    metric_names: ClassVar[tuple[str, ...]] = ()
+    #: True when predict_proba means something for this loss
+    has_proba: ClassVar[bool] = False
+
+    @property
+    def c_kind(self) -> int:
+        return _kernels.LOSSES.index(self.name)
+
+    def c_params(self) -> tuple[float, ...]:
+        """The C row's parameters (Huber's delta, ...)."""
+        return ()
+
+    def check_network(self, n_out: int) -> None:
+        """Raise ValueError when a network with n_out outputs cannot use this loss."""
+
+    def prepare_targets(self, Y, n_rows: int, n_out: int, dtype) -> np.ndarray:
+        """Y as a C-contiguous (n_rows, n_out) array of `dtype` (a new array)."""
+        return _as_matrix(_numeric_targets(Y, n_rows, "Y"), n_rows, n_out, dtype, "Y")
+
+    def transform(self, outputs: np.ndarray) -> np.ndarray:
+        """What predict_proba returns for the network's raw outputs."""
+        raise ValueError(f"predict_proba: needs a classification loss (cross_entropy), this "
+                         f"network has loss={self.name!r}")
+
+    def metrics(self, outputs: np.ndarray, targets: np.ndarray, sample_weight=None) -> dict:
+        """Metrics beyond the loss, from raw outputs and prepared targets."""
+        return {}
+
+    def config(self) -> dict:
+        """JSON-able: the name and the parameters (the model file stores it)."""
+        return {"name": self.name}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Loss) and self.config() == other.config()
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({params})"
+
+
+@register_loss
+class MSE(Loss):
+    """Mean squared error over all N*m elements (torch's MSELoss); with sample
+    weights, the weighted mean of each row's mean squared error."""
+
+    name = "mse"
+
+
+@register_loss
+class MSESum(Loss):
+    """Sum of squared errors (the 'sum' reduction of torch's MSELoss)."""
+
+    name = "mse_sum"
+
+
+@register_loss
+class CrossEntropy(Loss):
+    """Softmax cross-entropy on the network's logits (torch's CrossEntropyLoss),
+    mean over rows. Targets are integer class labels in [0, n_out) or rows of
+    class probabilities (one-hot or soft) that sum to 1. predict_proba gives
+    the softmax; evaluate adds the accuracy."""
+
+    name = "cross_entropy"
+    metric_names = ("accuracy",)
+    has_proba = True
+
+    def check_network(self, n_out: int) -> None:
+        if n_out < 2:
+            raise ValueError("loss: cross_entropy needs at least 2 outputs (softmax over one logit "
+                             "is always 1, so nothing would be learned); for a yes/no target use "
+                             "one output with loss='binary_cross_entropy'")
+
+    def prepare_targets(self, Y, n_rows: int, n_out: int, dtype) -> np.ndarray:
+        arr = _numeric_targets(Y, n_rows, "Y")
+        if arr.ndim == 1:
+            labels = arr
+            if labels.dtype.kind == "f":
+                if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+                    raise ValueError("Y: expected integer class labels, got non-integer values")
+            if labels.size and (labels.min() < 0 or labels.max() >= n_out):
+                raise ValueError(f"Y: expected class labels in [0, {n_out - 1}], got values from "
+                                 f"{labels.min()} to {labels.max()}")
+            onehot = np.zeros((n_rows, n_out), dtype=dtype)
+            onehot[np.arange(n_rows), labels.astype(np.int64)] = 1
+            return onehot
+        T = _as_matrix(arr, n_rows, n_out, dtype, "Y")
+        if (T < 0).any():
+            r = int(np.argwhere(T < 0)[0][0])
+            raise ValueError(f"Y: row {r} has a negative class probability; expected rows of "
+                             f"non-negative probabilities that sum to 1 (or integer labels)")
+        sums = T.sum(axis=1, dtype=np.float64)
+        tol = 1e-5 if np.dtype(dtype) == np.float32 else 1e-10
+        bad = np.flatnonzero(np.abs(sums - 1.0) > tol * n_out)
+        if bad.size:
+            raise ValueError(f"Y: row {bad[0]} sums to {sums[bad[0]]:.6g}; expected class "
+                             f"probabilities that sum to 1 (or integer labels)")
+        return T
+
+    def transform(self, outputs: np.ndarray) -> np.ndarray:
+        return softmax(outputs)
+
+    def metrics(self, outputs: np.ndarray, targets: np.ndarray, sample_weight=None) -> dict:
+        right = np.argmax(outputs, axis=1) == np.argmax(targets, axis=1)
+        return {"accuracy": float(np.average(right, weights=sample_weight))}
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:

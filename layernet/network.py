@@ -1,12 +1,15 @@
-"""Network: a stack of Dense layers with predict, loss, gradients, train_step and fit.
+"""Network: a sequence of layers with predict, loss, gradients, train_step and fit.
 
 Every numeric step is one call into C (layernet._kernels.NetEngine): a
-predict, a gradient computation, a training step, or a chunk of an epoch's
-batches. Python validates inputs once and owns the parameter arrays.
+predict, a loss, a gradient computation, a training step, or a chunk of an
+epoch's batches. Python validates inputs once and owns the parameters: one
+flat vector laid out by the C engine, of which each layer holds views.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 import warnings
 from typing import Sequence
@@ -14,155 +17,299 @@ from typing import Sequence
 import numpy as np
 
 from . import _kernels
-from ._validation import as_features, check_dtype, check_lr, check_positive_int
+from ._validation import (as_features, check_finite, check_fraction, check_int, check_lr,
+                          check_dtype, check_positive_int, check_seed, to_dtype)
 from .callbacks import Callback, History, ProgressBar
-from .layers import Dense
-from .losses import accuracy, loss_code, prepare_targets, softmax
+from .layers import Layer
+from .losses import Loss, get_loss
 from .optimizers import SGD, Optimizer
 
-_NEEDS_CONVERSION = _kernels.NEEDS_CONVERSION
 # fit hands control back to Python about this often (progress, callbacks, Ctrl-C)
 _CHUNK_SECONDS = 0.2
 
 
 class Network:
-    """A feed-forward network of Dense layers.
+    """A feed-forward network: layers applied in order.
 
     Parameters
     ----------
-    layers : list of Dense
-        Each layer's n_in must equal the previous layer's n_out.
+    layers : sequence of Layer (ln.Dense, ln.Dropout, ...)
+        Each layer's n_in must equal the previous layer's n_out. The network
+        keeps them as a tuple: its structure cannot change after creation.
     dtype : float32 (default) or float64
-        The dtype of parameters, workspaces and outputs. Inputs of another dtype,
-        or not C-contiguous, are converted (copied) once per call.
+        The dtype of parameters, workspaces and outputs. Inputs of another
+        dtype, byte order or layout are converted (copied) once per call.
     seed : int or None
-        Seeds the weight initialisation (He for ReLU layers, Glorot otherwise).
-    loss : "mse" or "cross_entropy"
-        The training loss. "cross_entropy" applies softmax to the last layer's
-        output (so keep that layer's activation None) and takes integer labels
-        or one-hot rows as targets.
+        Seeds the weight initialisation (He for ReLU-like layers, Glorot
+        otherwise) and the dropout masks of train_step.
+    loss : str or Loss
+        The training loss: "mse" (default), "cross_entropy", or a Loss object.
+
+    Threads: predict, predict_proba, loss, evaluate and gradients may be
+    called on one Network from many threads at once; each call uses buffers
+    of its own and returns exactly what a single thread would. While the
+    network trains (fit or train_step) in one thread, a predict from another
+    sees the parameters of before or after a step, never a mixture: updates
+    are applied under a lock that forward passes share. Training from two
+    threads at once raises RuntimeError. Writing into layer.W directly while
+    other threads predict is not synchronised.
     """
 
-    def __init__(self, layers: Sequence[Dense], dtype=np.float32, seed: int | None = None,
-                 loss: str = "mse"):
-        layers = list(layers) if not isinstance(layers, Dense) else [layers]
+    def __init__(self, layers: Sequence[Layer], dtype=np.float32, seed: int | None = None,
+                 loss: str | Loss = "mse"):
+        layers = (layers,) if isinstance(layers, Layer) else tuple(layers)
         if not layers:
-            raise ValueError("layers: expected at least one Dense layer, got an empty list")
+            raise ValueError("layers: expected at least one layer, got an empty list")
+        width = None
         for i, layer in enumerate(layers):
-            if not isinstance(layer, Dense):
-                raise TypeError(f"layers[{i}]: expected a Dense layer, got {type(layer).__name__}")
-            if layer._W is not None:
-                raise ValueError(f"layers[{i}]: this Dense layer already belongs to a Network; "
-                                 f"create a new one")
-            if i and layer.n_in != layers[i - 1].n_out:
-                raise ValueError(f"layers[{i}]: expected n_in={layers[i - 1].n_out} to match the "
-                                 f"previous layer's n_out, got n_in={layer.n_in}")
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}]: expected a layer such as ln.Dense, got "
+                                f"{type(layer).__name__}")
+            if layer.built:
+                raise ValueError(f"layers[{i}]: this {type(layer).__name__} layer already belongs to "
+                                 f"a Network; create a new one")
+            if width is None and layer.n_in is None:
+                raise ValueError(f"layers[{i}]: a {type(layer).__name__} layer takes its width from "
+                                 f"the layer before it, so it cannot come first")
+            try:
+                width = layer.connect(layer.n_in if width is None else width)
+            except ValueError as exc:
+                raise ValueError(f"layers[{i}]: {exc}") from None
         if len({id(layer) for layer in layers}) != len(layers):
-            raise ValueError("layers: the same Dense object appears twice")
+            raise ValueError("layers: the same layer object appears twice")
         self.dtype = check_dtype(dtype)
-        self._loss_code = loss_code(loss)
-        self.loss_name = loss
+        self._loss = get_loss(loss)
+        self._loss.check_network(layers[-1].n_out)
+        self._seed = check_seed(seed, "seed")
+        self._layers = layers
+        self._engine = _kernels.NetEngine([layer._node() for layer in layers], self.dtype)
+        self._params = np.zeros(self._engine.param_size, dtype=self.dtype)
+        self._consts = np.zeros(self._engine.const_size, dtype=self.dtype)
+        self._tensors = self._lay_out(self._engine.tensors(), self._params, "param")
+        self._lay_out(self._engine.constants(), self._consts, "const")
         rng = np.random.default_rng(seed)
         for layer in layers:
-            layer._build(self.dtype, rng)
-        self.layers = layers
-        self._engine = _kernels.NetEngine([layers[0].n_in] + [l.n_out for l in layers],
-                                          [l.activation for l in layers], self.dtype)
-        for i, layer in enumerate(layers):
-            self._engine.bind_params(i, layer._W, layer._B)
+            layer.init_params(layer._params, rng)
+            layer.init_consts(layer._consts)
+        self._engine.bind(self._params, self._consts)
+        self._dropout_seed = self._seed if self._seed is not None else int(rng.integers(2**63))
+        self._train_lock = threading.Lock()
+        self._sgd_steps = 0
         self.optimizer: Optimizer | None = None
         self.metadata: dict = {}
         self.epochs_trained = 0
 
+    def _lay_out(self, tensors, flat: np.ndarray, what: str) -> list[tuple[int, tuple]]:
+        """Give each layer views of its tensors in `flat`; returns (offset, shape) per tensor."""
+        views: list[dict] = [{} for _ in self._layers]
+        layout = []
+        by_node: dict[int, list] = {}
+        for node, offset, size in tensors:
+            by_node.setdefault(node, []).append((offset, size))
+        for i, layer in enumerate(self._layers):
+            shapes = layer.param_shapes() if what == "param" else layer.const_shapes()
+            placed = by_node.get(i, [])
+            if len(placed) != len(shapes):
+                raise ValueError(f"layers[{i}]: the C layer kind lays out {len(placed)} tensors, "
+                                 f"the Python class declares {len(shapes)}")
+            for (name, shape), (offset, size) in zip(shapes.items(), placed):
+                views[i][name] = flat[offset:offset + size].reshape(shape)
+                layout.append((offset, shape))
+        for i, layer in enumerate(self._layers):
+            if what == "param":
+                layer._bind(views[i], {})
+            else:
+                layer._consts = views[i]
+        return layout
+
     # Shape and description ------------------------------------------------
     @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers, in order (a tuple: the structure is fixed)."""
+        return self._layers
+
+    @property
     def n_in(self) -> int:
-        return self.layers[0].n_in
+        return self._layers[0].n_in
 
     @property
     def n_out(self) -> int:
-        return self.layers[-1].n_out
+        return self._layers[-1].n_out
 
     @property
     def n_params(self) -> int:
-        return sum(layer.n_params for layer in self.layers)
+        """Number of trained parameters."""
+        return sum(layer.n_params for layer in self._layers)
+
+    @property
+    def loss_function(self) -> Loss:
+        """The training loss (a Loss object)."""
+        return self._loss
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss.name
 
     def __repr__(self) -> str:
-        inner = ",\n  ".join(repr(layer) for layer in self.layers)
-        return (f"Network([\n  {inner}\n], dtype={self.dtype}, loss={self.loss_name!r}, "
+        inner = ",\n  ".join(repr(layer) for layer in self._layers)
+        return (f"Network([\n  {inner}\n], dtype={self.dtype}, loss={self._loss.name!r}, "
                 f"params={self.n_params})")
 
-    def _set_loss(self, loss: str | None) -> None:
-        if loss is not None:
-            self._loss_code = loss_code(loss)
-            self.loss_name = loss
+    def summary(self, file=None) -> None:
+        """Print a table of the layers: type, output shape, settings and
+        parameter count, ending with the totals (like Keras's summary)."""
+        rows = [("#", "Layer", "Output shape", "Settings", "Params")]
+        for i, layer in enumerate(self._layers):
+            name, settings = layer.summary_row()
+            rows.append((str(i), name, f"(batch, {layer.n_out})", settings, f"{layer.n_params:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(5)]
+        rule = "  ".join("-" * w for w in widths)
+        lines = [rule]
+        for j, row in enumerate(rows):
+            cells = [row[c].ljust(widths[c]) if c < 4 else row[c].rjust(widths[c]) for c in range(5)]
+            lines.append("  ".join(cells).rstrip())
+            if j == 0:
+                lines.append(rule)
+        lines.append(rule)
+        lines.append(f"Total params: {self.n_params:,}  (input {self.n_in}, dtype {self.dtype}, "
+                     f"loss {self._loss.name})")
+        print("\n".join(lines), file=file)
+
+    # Parameters -----------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every trained tensor, layer by layer in parameter order."""
+        return [self._params[off:off + int(np.prod(shape))].reshape(shape).copy()
+                for off, shape in self._tensors]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Overwrite every trained tensor from a list like get_weights() returns."""
+        weights = list(weights)
+        if len(weights) != len(self._tensors):
+            raise ValueError(f"weights: expected {len(self._tensors)} arrays, got {len(weights)}")
+        arrays = []
+        for i, (w, (off, shape)) in enumerate(zip(weights, self._tensors)):
+            a = as_features(np.asarray(w, dtype=np.float64).reshape(1, -1), int(np.prod(shape)),
+                            self.dtype, f"weights[{i}]") if np.shape(w) == shape else None
+            if a is None:
+                raise ValueError(f"weights[{i}]: expected shape {shape}, got {np.shape(w)}")
+            check_finite(a, f"weights[{i}]")
+            arrays.append((off, a.ravel()))
+        for off, a in arrays:
+            self._params[off:off + a.size] = a
+
+    # Inputs ------------------------------------------------------------------
+    def _features(self, X, name: str = "X") -> np.ndarray:
+        return as_features(X, self.n_in, self.dtype, name)
 
     def _targets(self, Y, n_rows: int, name: str = "Y") -> np.ndarray:
-        return prepare_targets(Y, self.loss_name, n_rows, self.n_out, self.dtype, name)
+        try:
+            return self._loss.prepare_targets(Y, n_rows, self.n_out, self.dtype)
+        except (ValueError, TypeError) as exc:
+            if name == "Y":
+                raise
+            raise type(exc)(str(exc).replace("Y:", f"{name}:", 1)) from None
+
+    def _weights(self, sample_weight, n_rows: int, name: str = "sample_weight") -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight)
+        if w.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: expected numeric weights, got dtype {w.dtype}")
+        if w.shape != (n_rows,):
+            raise ValueError(f"{name}: expected shape ({n_rows},), one weight per row, got {w.shape}")
+        w = to_dtype(w, self.dtype, name)
+        check_finite(w, name)
+        if (w < 0).any():
+            raise ValueError(f"{name}: element {int(np.argmax(w < 0))} is negative; expected "
+                             f"weights >= 0")
+        if not float(w.sum(dtype=np.float64)) > 0:
+            raise ValueError(f"{name}: expected weights with a positive sum, got all zeros")
+        return w
 
     # Inference ------------------------------------------------------------
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, *, check_finite: bool = True) -> np.ndarray:
         """The network's output for X (batch, n_in): (batch, n_out). For a
-        cross_entropy network these are the logits; see predict_proba."""
-        n = X.shape[0] if isinstance(X, np.ndarray) and X.ndim == 2 else 0
-        if n:
-            out = np.empty((n, self.n_out), dtype=self.dtype)
-            if self._engine.predict(X, out) != _NEEDS_CONVERSION:
-                return out
-        X = as_features(X, self.n_in, self.dtype)
-        out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
-        self._engine.predict(X, out)
+        cross_entropy network these are the logits; see predict_proba.
+        An inf or nan in X is a ValueError naming its row and column unless
+        check_finite=False (then such rows give inf or nan outputs)."""
+        out = self._engine.predict(X, check_finite)
+        if out is None:
+            out = self._engine.predict(self._features(X), check_finite)
         return out
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (softmax of the logits) of a cross_entropy network."""
-        if self.loss_name != "cross_entropy":
-            raise ValueError(f"predict_proba: needs a network with loss='cross_entropy', "
-                             f"this one has loss={self.loss_name!r}")
-        return softmax(self.predict(X))
+    def predict_proba(self, X, *, check_finite: bool = True) -> np.ndarray:
+        """Class probabilities: the loss's output transform of the outputs
+        (softmax for cross_entropy)."""
+        return self._loss.transform(self.predict(X, check_finite=check_finite))
 
-    def loss(self, X, Y) -> float:
-        """The network's loss on (X, Y): the MSE mean over all elements, or the
-        mean cross-entropy over rows for a cross_entropy network."""
-        H = self.predict(X)
-        T = self._targets(Y, H.shape[0])
-        value, _ = _kernels.loss(H, T, self.loss_name)
-        return value
+    def _eval_inputs(self, X, Y, sample_weight):
+        X = self._features(X)
+        check_finite(X, "X")
+        return X, self._targets(Y, X.shape[0]), self._weights(sample_weight, X.shape[0])
 
-    def evaluate(self, X, Y) -> dict:
-        """{"loss": ...} and, for a cross_entropy network, "accuracy"."""
-        H = self.predict(X)
-        T = self._targets(Y, H.shape[0])
-        value, _ = _kernels.loss(H, T, self.loss_name)
-        result = {"loss": value}
-        if self.loss_name == "cross_entropy":
-            result["accuracy"] = accuracy(H, T)
-        return result
+    def loss(self, X, Y, sample_weight=None) -> float:
+        """The network's loss on (X, Y), in inference mode (dropout off): the
+        training loss's mean over rows (MSE: over all elements), weighted by
+        sample_weight when given (sum of w_i * row loss / sum of w)."""
+        X, T, w = self._eval_inputs(X, Y, sample_weight)
+        return self._engine.loss(X, T, w, self._loss.c_kind, self._loss.c_params())
+
+    def evaluate(self, X, Y, sample_weight=None) -> dict:
+        """{"loss": ...} plus the loss's metrics (accuracy for cross_entropy)."""
+        X, T, w = self._eval_inputs(X, Y, sample_weight)
+        H = self._engine.predict(X, False)
+        value, _ = _kernels.loss(H, T, self._loss.name, w=w, param=self._loss.c_params())
+        return {"loss": value, **self._loss.metrics(H, T, w)}
 
     # Gradients and steps --------------------------------------------------
-    def _inputs(self, X, Y) -> tuple[np.ndarray, np.ndarray]:
-        X = as_features(X, self.n_in, self.dtype)
-        return X, self._targets(Y, X.shape[0])
+    def gradients(self, X, Y, sample_weight=None) -> list[tuple[np.ndarray, ...]]:
+        """The loss's gradient, in inference mode (dropout off): one tuple per
+        layer that has parameters, in order, holding a new array per
+        parameter (Dense: (dW, dB)). Raises FloatingPointError if the loss or
+        a gradient is not finite."""
+        X, T, w = self._eval_inputs(X, Y, sample_weight)
+        _, flat = self._engine.gradients(X, T, w, self._loss.c_kind, self._loss.c_params())
+        out, i = [], 0
+        for layer in self._layers:
+            shapes = list(layer.param_shapes().values())
+            if not shapes:
+                continue
+            grads = []
+            for shape in shapes:
+                off, _ = self._tensors[i]
+                grads.append(flat[off:off + int(np.prod(shape))].reshape(shape).copy())
+                i += 1
+            out.append(tuple(grads))
+        return out
 
-    def gradients(self, X, Y) -> list[tuple[np.ndarray, np.ndarray]]:
-        """[(dW, dB), ...]: the loss's gradient for each layer (new arrays).
-        Raises FloatingPointError if the loss or a gradient is not finite."""
-        if self._engine.gradients(X, Y, self._loss_code) == _NEEDS_CONVERSION:
-            X, Y = self._inputs(X, Y)
-            self._engine.gradients(X, Y, self._loss_code)
-        return [self._engine.grad(i) for i in range(len(self.layers))]
+    @contextlib.contextmanager
+    def _training(self):
+        """Held while the network trains: a second trainer gets a RuntimeError."""
+        if not self._train_lock.acquire(blocking=False):
+            raise RuntimeError("this Network is already training in another thread; train it from "
+                               "one thread at a time (predicting from other threads is fine)")
+        try:
+            yield
+        finally:
+            self._train_lock.release()
 
-    def train_step(self, X, Y, lr: float) -> float:
-        """One forward, backward and plain-SGD update (W -= lr * dW, B -= lr * dB).
-        Returns the loss before the update. A non-finite loss or gradient raises
-        FloatingPointError and leaves the parameters as they were."""
-        lr = float(lr) if type(lr) in (float, int) else check_lr(lr)
-        if not 0.0 <= lr < math.inf:
-            check_lr(lr)
-        value = self._engine.train_step_sgd(X, Y, self._loss_code, lr)
-        if value == _NEEDS_CONVERSION:
-            X, Y = self._inputs(X, Y)
-            value = self._engine.train_step_sgd(X, Y, self._loss_code, lr)
+    def train_step(self, X, Y, lr: float, sample_weight=None) -> float:
+        """One forward, backward and plain-SGD update (W -= lr * dW, B -= lr * dB),
+        with dropout active. Returns the loss before the update. A non-finite
+        loss, gradient or updated parameter raises FloatingPointError and
+        leaves the parameters as they were."""
+        opt = SGD(check_lr(lr))
+        with self._training():
+            opt.step = self._sgd_steps
+            value = None
+            if sample_weight is None:
+                value = self._engine.train_step(X, Y, None, self._loss.c_kind, self._loss.c_params(),
+                                                opt, [], self._dropout_seed)
+            if value is None:
+                X, T, w = self._eval_inputs(X, Y, sample_weight)
+                value = self._engine.train_step(X, T, w, self._loss.c_kind, self._loss.c_params(),
+                                                opt, [], self._dropout_seed)
+            self._sgd_steps = opt.step
         return value
 
     # Training -------------------------------------------------------------
@@ -172,32 +319,48 @@ class Network:
                 raise ValueError("lr: pass the learning rate to the optimizer, not both lr= and "
                                  "optimizer=")
             if not isinstance(optimizer, Optimizer):
-                raise TypeError(f"optimizer: expected an ln.SGD or ln.Adam, got "
-                                f"{type(optimizer).__name__}")
+                raise TypeError(f"optimizer: expected a layernet optimizer such as ln.SGD or ln.Adam, "
+                                f"got {type(optimizer).__name__}")
             return optimizer
         if lr is None and self.optimizer is not None:
             return self.optimizer   # resume with the optimizer (and state) used last
         return SGD(check_lr(0.01 if lr is None else lr))
 
     def _bind_optimizer(self, optimizer: Optimizer) -> None:
-        optimizer._ensure_state(self.layers, self.dtype)
-        for i, bufs in enumerate(optimizer.state):
-            self._engine.bind_state(i, *bufs)
+        optimizer._attach(self._engine.param_size, self._tensors, self.dtype)
         self.optimizer = optimizer
 
-    def _split(self, X, Y, validation_data, validation_split):
-        X, Y = self._inputs(X, Y)
+    def _adopt_optimizer(self, optimizer: Optimizer, states) -> None:
+        """Attach `optimizer` with its step and, when given, its state tensors
+        (per parameter, a list of n_state arrays), as loaded from a file."""
+        step = optimizer.step
+        optimizer._attach(self._engine.param_size, self._tensors, self.dtype)
+        optimizer.step = step
+        for tensors, values in zip(optimizer.state or [], states or []):
+            for target, value in zip(tensors, values):
+                target[...] = value
+        self.optimizer = optimizer
+
+    def _split(self, X, Y, w, validation_data, validation_split):
+        X = self._features(X)
+        check_finite(X, "X")
+        Y = self._targets(Y, X.shape[0])
+        w = self._weights(w, X.shape[0])
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data: expected a tuple (X_val, Y_val)")
-            Xv = as_features(validation_data[0], self.n_in, self.dtype, "validation_data[0]")
+            if validation_split:
+                raise ValueError("validation_split: give validation_data or validation_split, not both")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (X_val, Y_val) or "
+                                 "(X_val, Y_val, sample_weight_val)")
+            Xv = self._features(validation_data[0], "validation_data[0]")
+            check_finite(Xv, "validation_data[0]")
             Yv = self._targets(validation_data[1], Xv.shape[0], "validation_data[1]")
-            return X, Y, Xv, Yv
-        split = float(validation_split)
-        if not 0.0 <= split < 1.0:
-            raise ValueError(f"validation_split: expected a fraction in [0, 1), got {validation_split!r}")
+            wv = (self._weights(validation_data[2], Xv.shape[0], "validation_data[2]")
+                  if len(validation_data) == 3 else None)
+            return X, Y, w, (Xv, Yv, wv)
+        split = check_fraction(validation_split, "validation_split")
         if split == 0.0:
-            return X, Y, None, None
+            return X, Y, w, None
         n_val = int(round(X.shape[0] * split))
         if n_val < 1 or n_val >= X.shape[0]:
             raise ValueError(f"validation_split: {split} of {X.shape[0]} rows leaves "
@@ -205,112 +368,143 @@ class Network:
                              f"both need at least one")
         # Like Keras: the last rows, taken before any shuffling.
         cut = X.shape[0] - n_val
-        return X[:cut], Y[:cut], X[cut:], Y[cut:]
+        val = (X[cut:], Y[cut:], None if w is None else w[cut:])
+        return X[:cut], Y[:cut], None if w is None else w[:cut], val
 
     def fit(self, X, Y, epochs: int = 10, batch_size: int = 32, lr: float | None = None,
-            optimizer: Optimizer | None = None, loss: str | None = None,
+            optimizer: Optimizer | None = None, loss: str | Loss | None = None,
             validation_data=None, validation_split: float = 0.0,
             callbacks: Sequence[Callback] | None = None, shuffle: bool = True,
-            seed: int | None = 0, verbose: int = 0) -> History:
+            seed: int | None = 0, verbose: int = 0, sample_weight=None) -> History:
         """Minibatch training; returns a History of per-epoch metrics.
 
-        lr alone means plain SGD with that rate (default 0.01); optimizer= takes an
-        ln.SGD or ln.Adam. With neither, a network that was trained (or loaded
-        with its optimizer) before resumes with the same optimizer and state.
+        lr alone means plain SGD with that rate (default 0.01); optimizer= takes
+        an ln.SGD, ln.Adam, ... With neither, a network that was trained (or
+        loaded with its optimizer) before resumes with the same optimizer and
+        state. sample_weight: one weight per row; each batch's loss is the
+        weighted mean of its rows' losses.
+
         Each epoch's batches run in C; Python is visited about every 0.2 s for
-        progress, and once per epoch for validation and callbacks.
-        Shuffling of epoch e (counted over the network's life, so a resumed run
-        repeats an uninterrupted one) uses seed (seed, e).
-        "loss" (and "accuracy") in the history are running means over the epoch's
-        batches, each taken before its update; "val_*" are computed after the epoch.
-        Ctrl-C stops training after the current step: the network keeps every
-        completed step and the History (interrupted=True) is returned.
+        progress, and once per epoch for validation and callbacks. Shuffling
+        of epoch e (counted over the network's life, so a resumed run repeats
+        an uninterrupted one) and the dropout masks use the seed. "loss" (and
+        "accuracy") in the history are running means over the epoch's
+        batches, each taken before its update; "val_*" are computed after the
+        epoch. Ctrl-C stops training after the current step: the network
+        keeps every completed step and the History (interrupted=True) is
+        returned.
         """
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or seed < 0):
-            raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
-        self._set_loss(loss)
+        seed = check_seed(seed)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
+        verbose = check_int(verbose, "verbose", 0, 2)
+        new_loss = self._loss if loss is None else get_loss(loss)
+        new_loss.check_network(self.n_out)
         opt = self._resolve_optimizer(lr, optimizer)
-        X, Y, Xv, Yv = self._split(X, Y, validation_data, validation_split)
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks: expected ln.Callback objects, got {type(cb).__name__}")
+        previous_loss, self._loss = self._loss, new_loss
+        try:
+            X, Y, w, val = self._split(X, Y, sample_weight, validation_data, validation_split)
+        except BaseException:
+            self._loss = previous_loss
+            raise
         n = X.shape[0]
+        batch_size = min(batch_size, n)          # a batch never holds more rows than the data
         n_batches = -(-n // batch_size)
         if verbose:
             callbacks.insert(0, ProgressBar(verbose, epochs, n_batches))
-        self._bind_optimizer(opt)
-
         history = History()
-        base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
-        for cb in callbacks:
-            cb.on_train_begin(self)
-        try:
-            for _ in range(epochs):
-                epoch = self.epochs_trained
-                perm = (np.random.default_rng([base_seed, epoch]).permutation(n) if shuffle
-                        else np.arange(n)).astype(np.int64)
-                logs = self._run_epoch(X, Y, perm, batch_size, n_batches, opt, callbacks, epoch)
-                self.epochs_trained += 1
-                if Xv is not None:
-                    logs.update({"val_" + k: v for k, v in self._metrics(Xv, Yv).items()})
-                history._record(epoch, logs)
-                stop = False
-                for cb in callbacks:
-                    stop = bool(cb.on_epoch_end(self, epoch, logs)) or stop
-                if stop:
-                    history.stopped_early = True
-                    break
-        except KeyboardInterrupt:
-            history.interrupted = True
-            warnings.warn(f"training interrupted during epoch {self.epochs_trained + 1}; the "
-                          f"network holds the parameters of its last completed step",
-                          RuntimeWarning, stacklevel=2)
-        finally:
+        with self._training():
+            self._bind_optimizer(opt)
+            base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
             for cb in callbacks:
-                cb.on_train_end(self)
+                cb.on_train_begin(self)
+            try:
+                for i in range(epochs):
+                    epoch = self.epochs_trained
+                    perm = (np.random.default_rng([base_seed, epoch]).permutation(n) if shuffle
+                            else np.arange(n)).astype(np.int64)
+                    logs = self._run_epoch(X, Y, w, perm, batch_size, n_batches, opt, callbacks,
+                                           i, epochs, base_seed)
+                    self.epochs_trained += 1
+                    if val is not None:
+                        logs.update({"val_" + k: v for k, v in self.evaluate(*val).items()})
+                    history._record(epoch, logs)
+                    stop = False
+                    for cb in callbacks:
+                        stop = bool(cb.on_epoch_end(self, epoch, logs)) or stop
+                    if stop:
+                        history.stopped_early = True
+                        break
+            except KeyboardInterrupt:
+                history.interrupted = True
+                warnings.warn(f"training interrupted during epoch {self.epochs_trained + 1}; the "
+                              f"network holds the parameters of its last completed step",
+                              RuntimeWarning, stacklevel=2)
+            finally:
+                for cb in callbacks:
+                    cb.on_train_end(self)
         return history
 
-    def _metrics(self, X: np.ndarray, T: np.ndarray) -> dict:
-        H = self.predict(X)
-        value, _ = _kernels.loss(H, T, self.loss_name)
-        out = {"loss": value}
-        if self.loss_name == "cross_entropy":
-            out["accuracy"] = accuracy(H, T)
-        return out
-
-    def _run_epoch(self, X, Y, perm, batch_size, n_batches, opt, callbacks, epoch) -> dict:
+    def _run_epoch(self, X, Y, w, perm, batch_size, n_batches, opt, callbacks, call_epoch,
+                   call_epochs, seed) -> dict:
         """Runs one epoch's batches in C, in chunks of about _CHUNK_SECONDS."""
-        done, loss_sum, hits, chunk = 0, 0.0, 0, 1
+        done, loss_sum, weight_sum, hits, units, chunk = 0, 0.0, 0.0, 0, 0, 1
+        kind, params = self._loss.c_kind, self._loss.c_params()
+        states = opt._state_vectors()
         while done < n_batches:
             t0 = time.perf_counter()
-            chunk_loss, chunk_hits, steps, status = self._engine.fit_batches(
-                X, Y, perm, batch_size, done, chunk, self._loss_code, opt)
+            c_loss, c_weight, c_hits, c_units, steps, status = self._engine.fit_batches(
+                X, Y, w, perm, batch_size, done, chunk, kind, params, opt, states, seed)
             elapsed = time.perf_counter() - t0
-            loss_sum += chunk_loss
-            hits += chunk_hits
+            loss_sum += c_loss
+            weight_sum += c_weight
+            hits += c_hits
+            units += c_units
             done += steps
-            if status == _kernels.STATUS_NONFINITE:
+            if status != 0:
                 raise FloatingPointError(
-                    f"fit: the loss or a gradient became non-finite at epoch {epoch + 1}, batch "
-                    f"{done + 1}; the network holds the parameters of the step before (try a "
-                    f"smaller lr, or check the data for inf/nan)")
-            rows = min(done * batch_size, X.shape[0])
+                    f"fit: the loss, a gradient or an updated parameter became non-finite at epoch "
+                    f"{call_epoch + 1} of {call_epochs} in this call, batch {done + 1} of {n_batches}; "
+                    f"the network holds the parameters of the step before (try a smaller lr, or "
+                    f"clip_norm on the optimizer)")
             for cb in callbacks:
-                cb.on_batches_end(self, done, loss_sum / rows)
+                cb.on_batches_end(self, done, loss_sum / max(weight_sum, 1e-300))
             # Size the next chunk so that Python is visited about every _CHUNK_SECONDS.
             per_batch = elapsed / max(steps, 1)
             chunk = max(1, min(n_batches, int(_CHUNK_SECONDS / max(per_batch, 1e-9))))
-        logs = {"loss": loss_sum / X.shape[0]}
-        if self.loss_name == "cross_entropy":
-            logs["accuracy"] = hits / X.shape[0]
+        logs = {"loss": loss_sum / weight_sum}
+        if units:
+            logs[self._loss.metric_names[0]] = hits / units
         return logs
 
     # Persistence ----------------------------------------------------------
     def save(self, path, include_optimizer: bool = False, metadata: dict | None = None) -> None:
-        """Write the model to `path` (.npz) atomically. See layernet.io."""
-        from .io import save
+        """Write the model to `path` (a file name, or a writable binary file
+        object) atomically; see layernet.model_file. metadata (JSON-able)
+        replaces net.metadata, but only once the file is written."""
+        from .model_file import save
         save(self, path, include_optimizer=include_optimizer, metadata=metadata)
+
+    def to_bytes(self, include_optimizer: bool = True) -> bytes:
+        """The model file's bytes (what save writes)."""
+        from .model_file import to_bytes
+        return to_bytes(self, include_optimizer=include_optimizer)
+
+    def __reduce__(self):
+        # Pickles through the safe model format: the payload is the .npz bytes.
+        from .model_file import from_bytes
+        return from_bytes, (self.to_bytes(include_optimizer=True),)
+
+    def __copy__(self) -> "Network":
+        """An independent copy (parameters, optimizer state and metadata are not shared)."""
+        from .model_file import from_bytes
+        return from_bytes(self.to_bytes(include_optimizer=True))
+
+    def __deepcopy__(self, memo) -> "Network":
+        return self.__copy__()
