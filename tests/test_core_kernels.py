@@ -13,7 +13,7 @@ import oracle as O  # noqa: E402
 from layernet import _kernels as K  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
-ACTS = ["identity", "sigmoid", "relu", "tanh"]
+ACTS = list(O.ACTIVATIONS)
 TRANS = [(False, False), (False, True), (True, False), (True, True)]
 
 # Sizes chosen to hit every tile edge; a seeded sample of (m, n, k) triples in
@@ -74,9 +74,10 @@ def operands(rng, m, n, k, transa, transb, dtype):
     return A, B, opA, opB
 
 
-def act_output(rng, name, shape, dtype):
-    """A valid activation output H (relu outputs include exact zeros)."""
-    return O.act(name, rng.uniform(-3, 3, shape)).astype(dtype)
+def kept(rng, name, shape, dtype):
+    """What layernet keeps for the derivative: Z for activations that need it,
+    else the output H (relu outputs include exact zeros)."""
+    return O.kept_tensor(name, rng.uniform(-3, 3, shape)).astype(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -121,14 +122,14 @@ def test_gemm_beta_zero_nan_c_never_leaks(isa, dtype, m, n, k, epilogue):
         if epilogue == "bias_act":
             kw = dict(activation="tanh", bias=rand(rng, n, dtype))
         elif epilogue == "dact":
-            kw = dict(activation="tanh", H=act_output(rng, "tanh", (m, n), dtype))
+            kw = dict(activation="tanh", saved=kept(rng, "tanh", (m, n), dtype))
         K.gemm(A, B, C, alpha=1.0, beta=0.0, epilogue=epilogue, **kw)
         assert np.isfinite(C).all(), f"C's {fill} leaked with beta=0 (epilogue {epilogue})"
         P = opA @ opB
         if epilogue == "bias_act":
             P = np.tanh(P + kw["bias"].astype(np.float64))
         elif epilogue == "dact":
-            P = P * O.dact_from_output("tanh", kw["H"].astype(np.float64))
+            P = P * O.dact_from_saved("tanh", kw["saved"].astype(np.float64))
         close(C, P, dtype, k)
 
 
@@ -155,13 +156,28 @@ def test_gemm_epilogue_bias_act(isa, dtype, m, n, k, activation, with_bias):
 def test_gemm_epilogue_dact(isa, dtype, m, n, k, activation, transa, transb):
     rng = np.random.default_rng(m * 3 + n * 5 + k * 7)
     A, B, opA, opB = operands(rng, m, n, k, transa, transb, dtype)
-    H = act_output(rng, activation, (m, n), dtype)
+    S = kept(rng, activation, (m, n), dtype)
     C0 = rand(rng, (m, n), dtype)
     C = C0.copy()
     K.gemm(A, B, C, transa=transa, transb=transb, alpha=1.25, beta=-0.5, epilogue="dact",
-           activation=activation, H=H)
+           activation=activation, saved=S)
     P = 1.25 * (opA @ opB) - 0.5 * C0.astype(np.float64)
-    close(C, P * O.dact_from_output(activation, H.astype(np.float64)), dtype, 2 * k)
+    close(C, P * O.dact_from_saved(activation, S.astype(np.float64)), dtype, 2 * k)
+
+
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (7, 17, 33), (65, 31, 16)], ids=lambda v: str(v))
+def test_gemm_epilogue_keeps_z(isa, dtype, m, n, k, activation):
+    """bias_act with zout keeps Z = product + bias and stores act(Z)."""
+    rng = np.random.default_rng(m * 5 + n + k)
+    A, B, opA, opB = operands(rng, m, n, k, False, False, dtype)
+    bias = rand(rng, n, dtype)
+    C = np.full((m, n), np.nan, dtype)
+    Z = np.full((m, n), np.nan, dtype)
+    K.gemm(A, B, C, epilogue="bias_act", activation=activation, bias=bias, zout=Z)
+    expected_z = opA @ opB + bias.astype(np.float64)
+    close(Z, expected_z, dtype, k)
+    close(C, O.act(activation, expected_z), dtype, 2 * k)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -177,7 +193,7 @@ def test_gemm_one_row(isa, dtype, n, k, epilogue, threads):
     if epilogue == "bias_act":
         kw = dict(activation="sigmoid", bias=rand(rng, n, dtype))
     elif epilogue == "dact":
-        kw = dict(activation="relu", H=act_output(rng, "relu", (1, n), dtype))
+        kw = dict(activation="relu", saved=kept(rng, "relu", (1, n), dtype))
     C = np.full((1, n), np.nan, dtype=dtype)
     previous = K.get_num_threads()
     K.set_num_threads(threads)
@@ -189,7 +205,7 @@ def test_gemm_one_row(isa, dtype, n, k, epilogue, threads):
     if epilogue == "bias_act":
         P = O.act("sigmoid", P + kw["bias"].astype(np.float64))
     elif epilogue == "dact":
-        P = P * O.dact_from_output("relu", kw["H"].astype(np.float64))
+        P = P * O.dact_from_saved("relu", kw["saved"].astype(np.float64))
     close(C, P, dtype, k)
 
 
@@ -222,46 +238,53 @@ def test_gemm_threads_agree(isa, dtype):
 
 
 # ---------------------------------------------------------------------------
-# Dense layer kernels
+# Activations: every row of the C table, forward and derivative
 # ---------------------------------------------------------------------------
 
-LAYER_SHAPES = [(1, 1, 1), (1, 7, 3), (5, 1, 17), (17, 33, 8), (64, 65, 31), (100, 16, 257)]
+def test_activation_table_matches_the_oracle():
+    assert K.ACTIVATIONS == O.ACTIVATIONS
+    assert set(K.ACTIVATIONS_NEEDING_Z) == set(O.NEEDS_Z)
+
+
+def _activation_inputs(dtype):
+    big = 80.0 if dtype == np.float32 else 700.0
+    z = np.concatenate([np.linspace(-big, big, 2001), np.linspace(-6, 6, 1201),
+                        np.geomspace(1e-12, 1e3, 300), -np.geomspace(1e-12, 1e3, 300),
+                        [0.0, -0.0, 1e-30, -1e-30]])
+    return z.astype(dtype)
 
 
 @pytest.mark.parametrize("activation", ACTS)
-@pytest.mark.parametrize("n,n_in,n_out", LAYER_SHAPES, ids=lambda v: str(v))
-def test_dense_forward(isa, dtype, n, n_in, n_out, activation):
-    rng = np.random.default_rng(n * 1000 + n_in * 10 + n_out)
-    X = rand(rng, (n, n_in), dtype)
-    W = rand(rng, (n_in, n_out), dtype)
-    B = rand(rng, n_out, dtype)
-    H = K.dense_forward(X, W, B, activation)
-    assert H.shape == (n, n_out)
-    expected = O.dense_forward(X.astype(np.float64), W.astype(np.float64),
-                               B.astype(np.float64), activation)
-    close(H, expected, dtype, n_in)
+def test_activation_forward_matches_oracle(isa, dtype, activation):
+    z = _activation_inputs(dtype)
+    got = K.activation(z, activation)
+    want = O.act(activation, z.astype(np.float64))
+    # float32: rounding z / sqrt 2 is amplified by 2x^2 in erfc's far tail (gelu)
+    rtol, atol = (1e-5, 1e-30) if dtype == np.float32 else (1e-12, 1e-300)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("need_dX", [True, False])
 @pytest.mark.parametrize("activation", ACTS)
-@pytest.mark.parametrize("n,n_in,n_out", LAYER_SHAPES, ids=lambda v: str(v))
-def test_dense_backward(isa, dtype, n, n_in, n_out, activation, need_dX):
-    rng = np.random.default_rng(n * 7 + n_in * 13 + n_out)
-    X = rand(rng, (n, n_in), dtype)
-    W = rand(rng, (n_in, n_out), dtype)
-    H = act_output(rng, activation, (n, n_out), dtype)
-    dH = rand(rng, (n, n_out), dtype)
-    dW, dB, dX = K.dense_backward(X, W, H, dH, activation, need_dX=need_dX)
-    f = lambda a: a.astype(np.float64)  # noqa: E731
-    eW, eB, eX = O.dense_backward(f(X), f(W), f(H), f(dH), activation, need_dX=True)
-    assert dW.shape == (n_in, n_out) and dB.shape == (n_out,)
-    close(dW, eW, dtype, n)
-    close(dB, eB, dtype, n)
-    if need_dX:
-        assert dX.shape == (n, n_in)
-        close(dX, eX, dtype, n_out)
-    else:
-        assert dX is None
+def test_activation_derivative_matches_oracle(isa, dtype, activation):
+    z = _activation_inputs(dtype).astype(np.float64)
+    z = z[np.abs(z) < (30 if dtype == np.float32 else 300)]
+    saved = O.kept_tensor(activation, z).astype(dtype)
+    got = K.activation(saved, activation, derivative=True)
+    want = O.dact_from_saved(activation, saved.astype(np.float64))
+    rtol, atol = (4e-6, 1e-7) if dtype == np.float32 else (1e-13, 1e-15)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("activation", ACTS)
+def test_activation_saturates_without_nan_and_passes_nan(isa, dtype, activation):
+    big = 1e30 if dtype == np.float32 else 1e300
+    z = np.array([big, -big, 0.0, np.nan], dtype)
+    out = K.activation(z, activation)
+    assert np.isfinite(out[:3]).all() or activation in ("identity", "leaky_relu", "relu",
+                                                         "softplus", "silu", "gelu")
+    assert not np.isnan(out[:3]).any()
+    assert np.isnan(out[3])
+    np.testing.assert_allclose(out[:3], O.act(activation, z[:3].astype(np.float64)), rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------
@@ -289,14 +312,14 @@ def test_optimizer_update_plain_sgd(isa, dtype, shape):
     p = rand(rng, shape, dtype)
     g = rand(rng, shape, dtype)
     p0 = p.copy()
-    K.optimizer_update(p, g, None, None, "sgd", 0.1)
+    K.optimizer_update(p, g, [], "sgd", 0.1)
     expected = p0.astype(np.float64) - 0.1 * g.astype(np.float64)
     rtol = 1e-6 if dtype == np.float32 else 1e-15
     np.testing.assert_allclose(p, expected, rtol=rtol, atol=rtol)
     assert not np.array_equal(p, p0)
     # lr = 0 leaves p untouched bit for bit
     p1 = p.copy()
-    K.optimizer_update(p, g, None, None, "sgd", 0.0)
+    K.optimizer_update(p, g, [], "sgd", 0.0)
     assert np.array_equal(p, p1)
 
 
@@ -307,7 +330,8 @@ def test_optimizer_update_plain_sgd(isa, dtype, shape):
 def test_available_isas_sane():
     isas = K.available_isas()
     assert "generic" in isas
-    assert set(isas) <= {"generic", "avx2", "avx512"}
+    assert set(isas) <= set(K.ISAS)
+    assert "avx512" not in K.ISAS      # no kernels for it in this build
     assert K.get_isa() in isas
 
 
@@ -319,7 +343,7 @@ def test_set_isa_unknown_name():
 
 
 def test_set_isa_unavailable_names_it():
-    missing = [name for name in ("generic", "avx2", "avx512") if name not in K.available_isas()]
+    missing = [name for name in K.ISAS if name not in K.available_isas()]
     previous = K.get_isa()
     for name in missing:
         with pytest.raises(ValueError, match=name):
@@ -356,17 +380,6 @@ def test_gemm_non_contiguous_operands(isa, dtype):
     Ct = np.empty((9, 9), dtype)
     K.gemm(A, A, Ct, transa=True)                     # A^T A with a strided A
     close(Ct, A.T.astype(np.float64) @ A.astype(np.float64), dtype, 20)
-
-
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
-def test_dense_forward_saturates_without_nan(isa, dtype, activation):
-    big = 1e4 if dtype == np.float32 else 1e200
-    X = np.array([[big, -big], [-big, big], [0.0, 0.0]], dtype)
-    W = np.eye(2, dtype=dtype)
-    B = np.zeros(2, dtype)
-    H = K.dense_forward(X, W, B, activation)
-    assert np.isfinite(H).all()
-    np.testing.assert_allclose(H, O.act(activation, X.astype(np.float64)), rtol=1e-6)
 
 
 def test_gemm_rejects_mismatched_shapes(dtype):

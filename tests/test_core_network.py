@@ -14,7 +14,7 @@ import layernet as ln  # noqa: E402
 from layernet import _kernels as K  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
-ACTS = ["identity", "sigmoid", "relu", "tanh"]
+ACTS = list(O.ACTIVATIONS)
 
 
 @pytest.fixture(params=K.available_isas())

@@ -1,5 +1,6 @@
-"""The model file (issue 4): save/load round trips (weights, optimizer state, metadata)
-and clear ValueErrors for damaged, foreign or newer files. Loading never unpickles.
+"""The model file: save/load round trips (weights, optimizer state, metadata),
+files written by layernet 0.1.0 (format version 1), and clear ValueErrors for
+damaged, foreign or newer files. Loading never unpickles.
 
 Damaged files are made here from a good one: by rewriting the .npz with numpy, by
 cutting its bytes, or by writing other kinds of files at the path.
@@ -42,6 +43,11 @@ def _assert_same_params(a, b):
 def _read_npz(path):
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def _key(i, name):
+    """The member holding layer i's tensor `name` (format version 2)."""
+    return f"layer{i}_{name}"
 
 
 def _header(arrays):
@@ -92,15 +98,15 @@ def test_round_trip_weights_and_structure(tmp_path, dtype, loss):
     assert loaded.optimizer is None
     # the layout the contract describes
     arrays = _read_npz(path)
-    assert set(arrays) == {"header", "W0", "B0", "W1", "B1", "W2", "B2"}
+    assert set(arrays) == {"header"} | {_key(i, p) for i in range(3) for p in "WB"}
     header = _header(arrays)
-    assert header["format"] == "layernet-model" and header["version"] == 1
-    assert header["dtype"] == np.dtype(dtype).name and header["loss"] == loss
-    assert header["layers"] == [{"n_in": 3, "n_out": 6, "activation": "relu"},
-                                {"n_in": 6, "n_out": 4, "activation": "sigmoid"},
-                                {"n_in": 4, "n_out": 3, "activation": "identity"}]
+    assert header["format"] == "layernet-model" and header["version"] == 2
+    assert header["dtype"] == np.dtype(dtype).name and header["loss"] == {"name": loss}
+    assert header["layers"] == [{"kind": "dense", "n_in": 3, "n_out": 6, "activation": "relu"},
+                                {"kind": "dense", "n_in": 6, "n_out": 4, "activation": "sigmoid"},
+                                {"kind": "dense", "n_in": 4, "n_out": 3, "activation": "identity"}]
     assert header["optimizer"] is None
-    np.testing.assert_array_equal(arrays["W1"], net.layers[1].W)
+    np.testing.assert_array_equal(arrays[_key(1, "W")], net.layers[1].W)
 
 
 def test_save_without_optimizer_leaves_it_out(tmp_path):
@@ -109,7 +115,7 @@ def test_save_without_optimizer_leaves_it_out(tmp_path):
     net.fit(X, Y, epochs=1, batch_size=7, optimizer=ln.Adam())
     path = str(tmp_path / "noopt.npz")
     net.save(path)  # include_optimizer defaults to False
-    assert not any(k.startswith("opt_") for k in _read_npz(path))
+    assert not any(k.startswith("opt") for k in _read_npz(path))
     assert ln.load(path).optimizer is None
 
 
@@ -136,7 +142,7 @@ def test_optimizer_state_round_trip(tmp_path, dtype, make_opt):
         assert lo.step == 8
     keys = _read_npz(path)
     if isinstance(opt, ln.Adam) or opt.momentum:
-        assert any(k.startswith("opt_") for k in keys)
+        assert any(k.startswith("opt0_layer") for k in keys)
     # the state itself: both copies continue identically, bit for bit
     for n, o in ((net, opt), (loaded, lo)):
         n.fit(X, Y, epochs=2, batch_size=4, optimizer=o, seed=2)
@@ -194,6 +200,62 @@ def test_save_is_exact_path_and_leaves_no_temporaries(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# files written by layernet 0.1.0 (format version 1)
+# ---------------------------------------------------------------------------
+
+V1 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "v1")
+
+
+def _v1_expected():
+    with open(os.path.join(V1, "expected.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("name,dtype", [("mse_f32", np.float32), ("xent_adam_f64", np.float64),
+                                        ("sgd_momentum_f32", np.float32)])
+def test_version_1_files_still_load(name, dtype):
+    """The fixtures were saved by layernet 0.1.0, with the predictions it gave."""
+    expected = _v1_expected()
+    X = np.array(expected["X"])
+    net = ln.load(os.path.join(V1, name + ".npz"))
+    assert _header(_read_npz(os.path.join(V1, name + ".npz")))["version"] == 1
+    assert net.dtype == dtype
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(net.predict(X), expected[name], rtol=rtol, atol=rtol)
+
+
+def test_version_1_metadata_and_loss():
+    net = ln.load(os.path.join(V1, "mse_f32.npz"))
+    assert net.metadata == {"note": "written by layernet 0.1.0"}
+    assert net.loss_name == "mse" and net.optimizer is None
+    assert [l.activation for l in net.layers] == ["relu", "sigmoid", "identity"]
+    assert ln.load(os.path.join(V1, "xent_adam_f64.npz")).loss_name == "cross_entropy"
+
+
+@pytest.mark.parametrize("name,dtype,opt", [("xent_adam_f64", np.float64, ln.Adam),
+                                            ("sgd_momentum_f32", np.float32, ln.SGD)])
+def test_version_1_optimizer_state_resumes(name, dtype, opt):
+    """One more epoch from the file's optimizer state (moments or velocity)
+    gives what layernet 0.1.0 gave when it continued training."""
+    expected = _v1_expected()
+    X = np.array(expected["X"])
+    rng = np.random.default_rng(7)      # the fixture script's draws, in its order
+    rng.standard_normal((16, 3))         # X
+    rng.standard_normal((16, 2))         # the regression targets
+    y = rng.integers(0, 3, 16)
+    y1 = rng.standard_normal(16)
+    net = ln.load(os.path.join(V1, name + ".npz"))
+    assert isinstance(net.optimizer, opt) and net.optimizer.step > 0
+    assert net.optimizer.state is not None
+    if opt is ln.Adam:
+        net.fit(X, y, epochs=1, batch_size=5, seed=3)
+    else:
+        net.fit(X, y1, epochs=1, batch_size=8, seed=4)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(net.predict(X), expected[name + "_next"], rtol=rtol, atol=rtol)
+
+
+# ---------------------------------------------------------------------------
 # bad files
 # ---------------------------------------------------------------------------
 
@@ -239,9 +301,9 @@ def test_flipped_byte_inside_an_array(saved, tmp_path):
     """A damaged member (CRC mismatch) is a ValueError too, not a zipfile error."""
     _, good, _ = saved
     data = bytearray(open(good, "rb").read())
-    pos = data.find(b"W0.npy")
+    pos = data.find(b"layer0_W.npy")
     assert pos > 0
-    # flip a byte well inside W0's data (after its local header and .npy header)
+    # flip a byte well inside layer 0's W (after its local header and .npy header)
     data[pos + 200] ^= 0xFF
     path = tmp_path / "flip.npz"
     path.write_bytes(bytes(data))
@@ -267,7 +329,7 @@ def test_foreign_format(saved, tmp_path, fmt):
 
 def test_npz_without_header(tmp_path):
     path = str(tmp_path / "plain.npz")
-    _write_npz(path, {"W0": np.zeros((3, 6)), "B0": np.zeros(6)})
+    _write_npz(path, {_key(0, "W"): np.zeros((3, 6)), _key(0, "B"): np.zeros(6)})
     with pytest.raises(ValueError, match="header"):
         ln.load(path)
 
@@ -286,7 +348,7 @@ def test_not_an_npz_at_all(tmp_path, kind):
         ln.load(str(path))
 
 
-@pytest.mark.parametrize("version", [2, 17])
+@pytest.mark.parametrize("version", [3, 17])
 def test_newer_version(saved, tmp_path, version):
     _, _, arrays = saved
     header = _header(arrays)
@@ -312,27 +374,27 @@ def test_invalid_version(saved, tmp_path, version):
 def test_missing_array(saved, tmp_path):
     _, _, arrays = saved
     arrays = dict(arrays)
-    del arrays["W1"]
+    del arrays[_key(1, "W")]
     path = str(tmp_path / "missing.npz")
     _write_npz(path, arrays)
-    with pytest.raises(ValueError, match="W1"):
+    with pytest.raises(ValueError, match=_key(1, "W")):
         ln.load(path)
 
 
 def test_array_shape_disagrees_with_header(saved, tmp_path):
     _, _, arrays = saved
     arrays = dict(arrays)
-    arrays["B2"] = np.zeros(5)
+    arrays[_key(2, "B")] = np.zeros(5)
     path = str(tmp_path / "shape.npz")
     _write_npz(path, arrays)
-    with pytest.raises(ValueError, match="B2"):
+    with pytest.raises(ValueError, match=_key(2, "B") + ".*shape"):
         ln.load(path)
 
 
 def test_missing_optimizer_state_array(saved, tmp_path):
     _, _, arrays = saved
     arrays = dict(arrays)
-    opt_keys = sorted(k for k in arrays if k.startswith("opt_"))
+    opt_keys = sorted(k for k in arrays if k.startswith("opt"))
     assert opt_keys  # the fixture saved Adam's moments
     del arrays[opt_keys[-1]]
     path = str(tmp_path / "noopt.npz")
@@ -357,7 +419,7 @@ def test_load_never_unpickles(saved, tmp_path):
     arrays = dict(arrays)
     obj = np.empty(1, dtype=object)
     obj[0] = _Marker(str(marker))
-    arrays["W0"] = obj
+    arrays[_key(0, "W")] = obj
     path = str(tmp_path / "pickled.npz")
     with open(path, "wb") as f:
         np.savez(f, **arrays)  # object arrays are stored pickled

@@ -77,8 +77,12 @@ class RefAdam:
 # ---------------------------------------------------------------------------
 
 
-def _hook(p, g, s1, s2, kind, lr, **kw):
-    K.optimizer_update(p, g, s1, s2, kind, lr, **kw)
+def _hook(p, g, s1, s2, kind, lr, t=1, weight_decay=0.0, **kw):
+    """The C update of one tensor, with the hyper-parameters in the order the
+    Python class passes them."""
+    opt = {"sgd": ln.SGD, "adam": ln.Adam}[kind](lr=lr, weight_decay=weight_decay, **kw)
+    K.optimizer_update(p, g, [s1, s2], kind, lr, t=t, weight_decay=weight_decay,
+                       hp=opt.hyperparams())
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -214,7 +218,7 @@ def test_optimizer_update_hook_matches_replay(kind, kw, size, dtype):
     for t in range(1, 5):
         g = rng.standard_normal(size).astype(dtype)
         g_before = g.copy()
-        K.optimizer_update(p, g, s1, s2, kind, kw["lr"], t=t, **hook_kw)
+        _hook(p, g, s1, s2, kind, kw["lr"], t=t, **hook_kw)
         p_ref = ref.update("p", p_ref, g)
         np.testing.assert_array_equal(g, g_before)
         assert p.dtype == dtype
@@ -229,12 +233,15 @@ def test_optimizer_update_hook_matches_replay(kind, kw, size, dtype):
 def test_optimizer_update_hook_rejects_bad_arguments():
     p = np.zeros(4)
     good = dict(g=np.zeros(4), state1=np.zeros(4), state2=np.zeros(4))
+    states = [good["state1"], good["state2"]]
     with pytest.raises((TypeError, ValueError)):
-        K.optimizer_update(p, np.zeros(4, np.float32), good["state1"], good["state2"], "sgd", 0.1)
+        K.optimizer_update(p, np.zeros(4, np.float32), states, "sgd", 0.1)
     with pytest.raises(ValueError):
-        K.optimizer_update(p, np.zeros(5), good["state1"], good["state2"], "sgd", 0.1)
-    with pytest.raises(ValueError):
-        K.optimizer_update(p, good["g"], good["state1"], good["state2"], "rmsprop", 0.1)
+        K.optimizer_update(p, np.zeros(5), states, "sgd", 0.1)
+    with pytest.raises(ValueError, match="lbfgs"):
+        K.optimizer_update(p, good["g"], states, "lbfgs", 0.1)
+    with pytest.raises(ValueError, match="states"):
+        K.optimizer_update(p, good["g"], [np.zeros(3), np.zeros(4)], "adam", 0.1, hp=(0.9, 0.99, 1e-8))
     np.testing.assert_array_equal(p, 0.0)
 
 
