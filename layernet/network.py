@@ -407,19 +407,19 @@ class Network:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks: expected ln.Callback objects, got {type(cb).__name__}")
-        previous_loss, self._loss = self._loss, new_loss
-        try:
-            X, Y, w, val = self._split(X, Y, sample_weight, validation_data, validation_split)
-        except BaseException:
-            self._loss = previous_loss
-            raise
-        n = X.shape[0]
-        batch_size = min(batch_size, n)          # a batch never holds more rows than the data
-        n_batches = -(-n // batch_size)
-        if verbose:
-            callbacks.insert(0, ProgressBar(verbose, epochs, n_batches))
         history = History()
         with self._training():
+            previous_loss, self._loss = self._loss, new_loss
+            try:
+                X, Y, w, val = self._split(X, Y, sample_weight, validation_data, validation_split)
+            except BaseException:
+                self._loss = previous_loss
+                raise
+            n = X.shape[0]
+            batch_size = min(batch_size, n)          # a batch never holds more rows than the data
+            n_batches = -(-n // batch_size)
+            if verbose:
+                callbacks.insert(0, ProgressBar(verbose, epochs, n_batches))
             self._bind_optimizer(opt)
             base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
             for cb in callbacks:

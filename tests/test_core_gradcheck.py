@@ -13,20 +13,21 @@ import oracle as O  # noqa: E402
 
 import layernet as ln  # noqa: E402
 
-ACTS = ["identity", "sigmoid", "relu", "tanh"]
+ACTS = list(O.ACTIVATIONS)
 EPS = 1e-6
 WORST = {"float64": 0.0, "float32": 0.0}
 
 
 def _cases():
-    """16 seeded architectures: every activation at depths 1..4, widths and
+    """32 seeded architectures: every activation at depths 1..4, widths and
     batches including 1."""
     rng = np.random.default_rng(7)
     cases = []
-    for i in range(16):
-        activation = ACTS[i % 4]
-        depth = i // 4 + 1
-        batch = [1, 3, 2, 5][(i + i // 4) % 4]
+    n_acts = len(ACTS)
+    for i in range(4 * n_acts):
+        activation = ACTS[i % n_acts]
+        depth = i // n_acts + 1
+        batch = [1, 3, 2, 5][(i + i // n_acts) % 4]
         widths = [int(w) for w in rng.choice([1, 2, 3, 4, 6], depth + 1)]
         if i % 3 == 0:
             widths[int(rng.integers(depth + 1))] = 1

@@ -7,9 +7,11 @@
  * node's own derivative turns it into dL/dZ, and each node's backward writes
  * dL/dx already multiplied by the derivative of the node before it. */
 
-/* Forward through every node; *result gets the network's output. */
+/* Forward through every node; *result gets the network's output. A node
+ * that is the identity outside training is skipped when nothing will read
+ * its output buffer (skip: a predict or a loss, not a backward). */
 static int FN(net_forward)(ln_net *net, ln_ws *ws, ptrdiff_t n, const T *X, T *out,
-                           int training, uint64_t seed, long long step, const T **result)
+                           int training, int skip, uint64_t seed, long long step, const T **result)
 {
     const T *in = X;
     int i, status;
@@ -18,7 +20,7 @@ static int FN(net_forward)(ln_net *net, ln_ws *ws, ptrdiff_t n, const T *X, T *o
         const int last = i == net->n_nodes - 1;
         T *dst = last && out ? out : (T *)ws->out[i];
         ln_fwd a;
-        if (!training && node->kind->identity_in_inference) {
+        if (skip && !training && node->kind->identity_in_inference) {
             /* Skipped outside training; the last node still fills the caller's buffer */
             if (last && out) memcpy(out, in, (size_t)(n * node->n_out) * sizeof(T));
             continue;
@@ -41,7 +43,7 @@ static int FN(net_forward)(ln_net *net, ln_ws *ws, ptrdiff_t n, const T *X, T *o
 static int FN(net_predict)(ln_net *net, ln_ws *ws, ptrdiff_t n, const void *X, void *out)
 {
     const T *result;
-    return FN(net_forward)(net, ws, n, (const T *)X, (T *)out, 0, 0, 0, &result);
+    return FN(net_forward)(net, ws, n, (const T *)X, (T *)out, 0, 1, 0, 0, &result);
 }
 
 /* Sum of the batch's sample weights, or its row count. */
@@ -74,15 +76,15 @@ static int FN(net_loss)(ln_net *net, ln_ws *ws, const ln_batch_opts *o, ptrdiff_
 {
     const T *H;
     FN(ln_loss_args) a;
-    int status = FN(net_forward)(net, ws, n, (const T *)X, NULL, 0, 0, 0, &H);
+    int status = FN(net_forward)(net, ws, n, (const T *)X, NULL, 0, 1, 0, 0, &H);
     if (status != LN_OK) return status;
     a = FN(loss_args)(net, o, n, H, (const T *)Y, NULL);
     *loss = FN(ln_loss_eval)(o->kind, &a);
     return LN_OK;
 }
 
-/* Forward in training mode, the loss, and every node's backward; the flat
- * gradient lands in ws->grad. */
+/* Forward (in training mode when o->training), the loss, and every node's
+ * backward; the flat gradient lands in ws->grad. */
 static int FN(net_backward)(ln_net *net, ln_ws *ws, const ln_batch_opts *o, ptrdiff_t n,
                             const void *Xv, const void *Y, double *loss)
 {
@@ -93,7 +95,7 @@ static int FN(net_backward)(ln_net *net, ln_ws *ws, const ln_batch_opts *o, ptrd
     FN(ln_loss_args) a;
     int i, status;
 
-    status = FN(net_forward)(net, ws, n, X, NULL, 1, o->seed, o->step, &H);
+    status = FN(net_forward)(net, ws, n, X, NULL, o->training, 0, o->seed, o->step, &H);
     if (status != LN_OK) return status;
 
     /* Loss and dL/dH of the output in one pass, then the last node's own derivative */
@@ -125,6 +127,7 @@ static int FN(net_backward)(ln_net *net, ln_ws *ws, const ln_batch_opts *o, ptrd
         b.dx = net->need_dx[i] ? (void *)other : NULL;
         b.dx_act = prev ? prev->act : LN_ACT_identity;
         b.dx_saved = prev ? (prev->keeps_z ? ws->z[i - 1] : ws->out[i - 1]) : NULL;
+        b.training = o->training;
         b.seed = o->seed;
         b.step = o->step;
         status = ln_ops(net, node)->backward(node, &b);

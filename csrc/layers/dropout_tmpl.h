@@ -26,12 +26,12 @@ static int FN(ln_dropout_forward)(const ln_node *node, const ln_fwd *a)
     return LN_OK;
 }
 
-/* dx = dz * mask / (1 - rate) * producer'(saved) */
+/* dx = dz * mask / (1 - rate) * producer'(saved); outside training the mask is all ones */
 static int FN(ln_dropout_backward)(const ln_node *node, const ln_bwd *a)
 {
     FN(ln_aux) aux;
     if (a->dx == NULL) return LN_OK;
-    if (node->rate == 0.0) memcpy(a->dx, a->dz, (size_t)(a->n * node->n_out) * sizeof(T));
+    if (!a->training || node->rate == 0.0) memcpy(a->dx, a->dz, (size_t)(a->n * node->n_out) * sizeof(T));
     else FN(ln_dropout_apply)(node, a->n, a->seed, a->step, (const T *)a->dz, (T *)a->dx);
     memset(&aux, 0, sizeof aux);
     aux.epi = LN_EPI_DACT;

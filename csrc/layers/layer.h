@@ -62,6 +62,7 @@ typedef struct {
     void *dx;                    /* n x n_in: dL/dx times the producer's derivative; NULL: skip */
     int dx_act;                  /* the producer's activation */
     const void *dx_saved;        /* its kept tensor: its output, or its Z (needs_z) */
+    int training;                /* the forward ran in training mode */
     uint64_t seed;
     long long step;
 } ln_bwd;
