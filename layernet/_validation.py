@@ -51,7 +51,7 @@ def to_dtype(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
             lost = np.isinf(out) & np.isfinite(arr)
         if lost.any():
             where = tuple(int(i) for i in np.argwhere(lost)[0])
-            raise ValueError(f"{name}: the value {arr[where]!r} at {where} is beyond the range of "
+            raise ValueError(f"{name}: the value {float(arr[where])!r} at {where} is beyond the range of "
                              f"{np.dtype(dtype).name}; rescale the data or use a float64 network")
     return out
 
@@ -87,6 +87,14 @@ def check_int(value, name: str, low: int = 1, high: int | None = None) -> int:
 
 def check_positive_int(value, name: str) -> int:
     return check_int(value, name, 1)
+
+
+#: the widest layer accepted (its size must also fit the C engine's indices)
+MAX_WIDTH = 2**31 - 1
+
+
+def check_width(value, name: str) -> int:
+    return check_int(value, name, 1, MAX_WIDTH)
 
 
 def check_fraction(value, name: str) -> float:

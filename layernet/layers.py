@@ -17,7 +17,8 @@ from typing import ClassVar
 import numpy as np
 
 from . import _kernels
-from ._validation import check_positive_int
+from ._validation import check_width
+from .optimizers import check_number
 
 #: activation names Dense accepts (None means "identity"), from the C table
 ACTIVATIONS: tuple[str, ...] = _kernels.ACTIVATIONS
@@ -186,8 +187,8 @@ class Dense(Layer):
 
     def __init__(self, n_in: int, n_out: int, activation: str | None = None):
         super().__init__()
-        self.n_in = check_positive_int(n_in, "n_in")
-        self.n_out = check_positive_int(n_out, "n_out")
+        self.n_in = check_width(n_in, "n_in")
+        self.n_out = check_width(n_out, "n_out")
         self.activation = activation_name(activation)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -253,13 +254,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float):
         super().__init__()
-        try:
-            value = float(rate)
-        except (TypeError, ValueError, OverflowError):
-            raise TypeError(f"rate: expected a number in [0, 1), got {rate!r}") from None
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"rate: expected a probability in [0, 1), got {rate!r}")
-        self.rate = value
+        self.rate = check_number(rate, "rate", 0.0, 1.0, include_high=False)
         self.n_in: int | None = None
         self.n_out: int | None = None
 

@@ -83,8 +83,12 @@ class Network:
         self._seed = check_seed(seed, "seed")
         self._layers = layers
         self._engine = _kernels.NetEngine([layer._node() for layer in layers], self.dtype)
-        self._params = np.zeros(self._engine.param_size, dtype=self.dtype)
-        self._consts = np.zeros(self._engine.const_size, dtype=self.dtype)
+        try:
+            self._params = np.zeros(self._engine.param_size, dtype=self.dtype)
+            self._consts = np.zeros(self._engine.const_size, dtype=self.dtype)
+        except (ValueError, MemoryError):
+            raise MemoryError(f"layers: {self.n_params:,} parameters of {self.dtype} do not fit in "
+                              f"memory") from None
         self._tensors = self._lay_out(self._engine.tensors(), self._params, "param")
         self._lay_out(self._engine.constants(), self._consts, "const")
         rng = np.random.default_rng(seed)
