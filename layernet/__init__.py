@@ -46,11 +46,13 @@ def _configure_from_environment() -> None:
 _configure_from_environment()
 
 from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint  # noqa: E402
-from .layers import Dense, Dropout, Layer  # noqa: E402
-from .losses import CrossEntropy, Loss, MSE  # noqa: E402
+from .layers import Dense, Dropout, Layer, Standardize  # noqa: E402
+from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss  # noqa: E402
 from .model_file import load  # noqa: E402
 from .network import Network  # noqa: E402
-from .optimizers import SGD, Adam, Optimizer  # noqa: E402
+from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop  # noqa: E402
+from .schedules import (CosineAnnealingLR, ExponentialLR, LinearWarmup,  # noqa: E402
+                        ReduceLROnPlateau, Schedule, StepLR)
 
 #: the activation names layers accept
 ACTIVATIONS = _kernels.ACTIVATIONS
@@ -77,6 +79,8 @@ def info() -> dict:
     }
 
 
-__all__ = ["ACTIVATIONS", "Adam", "Callback", "CrossEntropy", "Dense", "Dropout", "EarlyStopping",
-           "History", "Layer", "Loss", "MSE", "ModelCheckpoint", "Network", "Optimizer", "SGD",
+__all__ = ["ACTIVATIONS", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "CosineAnnealingLR",
+           "CrossEntropy", "Dense", "Dropout", "EarlyStopping", "ExponentialLR", "History", "Huber",
+           "Layer", "LinearWarmup", "Loss", "MAE", "MSE", "ModelCheckpoint", "Network", "Optimizer",
+           "RMSprop", "ReduceLROnPlateau", "SGD", "Schedule", "Standardize", "StepLR",
            "get_num_threads", "info", "load", "set_num_threads", "__version__"]

@@ -8,34 +8,44 @@ from ._validation import check_int
 from .optimizers import check_number
 
 
-class History:
-    """Per-epoch metrics of one fit call.
+class History(dict):
+    """Per-epoch metrics of one fit call: a dict of metric name to a list with
+    one value per epoch ("loss", "lr" and, where they apply, "accuracy",
+    "rmse", ... and their "val_" forms), so `in`, len, keys, items,
+    dict(history) and pd.DataFrame(history) work as for any dict.
 
-    history: dict of lists, "loss" and, where they apply, "accuracy",
-    "val_loss" and "val_accuracy"; epochs: the epoch numbers (0-based, counted
-    over the network's life); interrupted: Ctrl-C stopped the run;
-    stopped_early: a callback stopped it.
+    epoch: the epoch numbers (0-based, counted over the network's life);
+    interrupted: Ctrl-C stopped the run; stopped_early: a callback stopped it.
+    The keys exist from the start of the run, so a run interrupted in its
+    first epoch has them with empty lists.
     """
 
-    def __init__(self):
-        self.history: dict[str, list[float]] = {}
-        self.epochs: list[int] = []
+    def __init__(self, keys=()):
+        super().__init__({key: [] for key in keys})
+        self.epoch: list[int] = []
         self.interrupted = False
         self.stopped_early = False
 
-    def _record(self, epoch: int, logs: dict) -> None:
-        self.epochs.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+    @property
+    def history(self) -> "History":
+        """The history itself (Keras spells it history.history)."""
+        return self
 
-    def __getitem__(self, key: str) -> list[float]:
-        return self.history[key]
+    @property
+    def epochs(self) -> list[int]:
+        """The same as epoch."""
+        return self.epoch
+
+    def _record(self, epoch: int, logs: dict) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.setdefault(key, []).append(float(value))
 
     def __repr__(self) -> str:
-        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        last = {k: round(v[-1], 6) for k, v in self.items() if v}
         flags = " interrupted" if self.interrupted else ""
         flags += " stopped_early" if self.stopped_early else ""
-        return f"History(epochs={len(self.epochs)}, last={last}{flags})"
+        return f"History(epochs={len(self.epoch)}, last={last}{flags})"
 
 
 class Callback:

@@ -278,3 +278,72 @@ class Dropout(Layer):
     def __repr__(self) -> str:
         width = f", width={self.n_in}" if self.n_in is not None else ""
         return f"Dropout(rate={self.rate}{width})"
+
+
+@register_layer
+class Standardize(Layer):
+    """Input standardization inside the model: y = (x - mean) / std per column.
+
+    mean and std are constants, not trained: the model carries its
+    preprocessing, so a saved network predicts from raw rows. Usually the
+    first layer; from_data(X) computes the statistics of training data (a
+    constant column gets std 1).
+    """
+
+    kind = "standardize"
+    const_names = ("mean", "std")
+
+    def __init__(self, mean, std):
+        super().__init__()
+        mean = np.asarray(mean, dtype=np.float64)
+        std = np.asarray(std, dtype=np.float64)
+        if mean.ndim != 1 or mean.size == 0:
+            raise ValueError(f"mean: expected a non-empty 1-D array, got shape {mean.shape}")
+        if std.shape != mean.shape:
+            raise ValueError(f"std: expected shape {mean.shape} like mean, got {std.shape}")
+        if not np.all(np.isfinite(mean)) or not np.all(np.isfinite(std)) or (std <= 0).any():
+            raise ValueError("mean, std: expected finite values, and std > 0")
+        self.n_in = self.n_out = check_width(mean.size, "mean's length")
+        self._mean, self._std = mean, std
+
+    @classmethod
+    def from_data(cls, X) -> "Standardize":
+        """The statistics of X's columns (population std; 1 where it is 0)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError(f"X: expected a non-empty 2-D array, got shape {X.shape}")
+        std = X.std(axis=0)
+        return cls(X.mean(axis=0), np.where(std > 0, std, 1.0))
+
+    def const_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"mean": (self.n_in,), "std": (self.n_in,)}
+
+    def init_consts(self, consts: dict[str, np.ndarray]) -> None:
+        consts["mean"][...] = self._mean
+        consts["std"][...] = self._std
+        if not (np.isfinite(consts["mean"]).all() and np.isfinite(consts["std"]).all()
+                and (consts["std"] > 0).all()):
+            raise ValueError("mean, std: the statistics do not fit the network's dtype")
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._consts["mean"] if self.built else self._mean
+
+    @property
+    def std(self) -> np.ndarray:
+        return self._consts["std"] if self.built else self._std
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "n": self.n_in}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Standardize":
+        # The statistics themselves are arrays of the model file
+        n = check_width(spec.get("n"), "n")
+        return cls(np.zeros(n), np.ones(n))
+
+    def summary_row(self) -> tuple[str, str]:
+        return "Standardize", "(x - mean) / std"
+
+    def __repr__(self) -> str:
+        return f"Standardize(n={self.n_in})"

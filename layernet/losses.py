@@ -75,7 +75,7 @@ def _as_matrix(arr: np.ndarray, n_rows: int, n_out: int, dtype, name: str) -> np
         finite = np.isfinite(out)
     if not finite.all():
         r, c = np.argwhere(~finite)[0]
-        raise ValueError(f"{name}: row {r}, column {c} is {arr[r, c]!r}, which is not a finite "
+        raise ValueError(f"{name}: row {r}, column {c} is {arr[r, c].item()!r}, which is not a finite "
                          f"{np.dtype(dtype).name}; expected finite targets")
     if out is arr:
         out = out.copy()
@@ -87,6 +87,8 @@ class Loss:
 
     name: ClassVar[str] = ""
     metric_names: ClassVar[tuple[str, ...]] = ()
+    #: the metric fit counts in C as it trains (the C row's "hits"), or None
+    running_metric: ClassVar[str | None] = None
     #: True when predict_proba means something for this loss
     has_proba: ClassVar[bool] = False
 
@@ -107,12 +109,25 @@ class Loss:
 
     def transform(self, outputs: np.ndarray) -> np.ndarray:
         """What predict_proba returns for the network's raw outputs."""
-        raise ValueError(f"predict_proba: needs a classification loss (cross_entropy), this "
-                         f"network has loss={self.name!r}")
+        raise ValueError(f"predict_proba: needs a classification loss (cross_entropy or "
+                         f"binary_cross_entropy), this network has loss={self.name!r}")
 
     def metrics(self, outputs: np.ndarray, targets: np.ndarray, sample_weight=None) -> dict:
         """Metrics beyond the loss, from raw outputs and prepared targets."""
         return {}
+
+    def n_classes(self, n_out: int) -> int | None:
+        """How many classes a network with n_out outputs tells apart (None: not
+        a single-label classification loss)."""
+        return None
+
+    def class_of_rows(self, targets: np.ndarray) -> np.ndarray:
+        """Each row's class index from prepared targets (class_weight uses it)."""
+        raise _needs_one_label("class_weight", self.name)
+
+    def predicted_class(self, outputs: np.ndarray) -> np.ndarray:
+        """Each row's predicted class index from raw outputs."""
+        raise _needs_one_label("predict_classes", self.name)
 
     def config(self) -> dict:
         """JSON-able: the name and the parameters (the model file stores it)."""
@@ -129,8 +144,19 @@ class Loss:
         return f"{type(self).__name__}({params})"
 
 
+class RegressionLoss(Loss):
+    """A loss on real-valued targets: evaluate adds RMSE, MAE and R^2 (the
+    mean of each output's R^2, as scikit-learn's r2_score), weighted by the
+    sample weights when given."""
+
+    metric_names = ("rmse", "mae", "r2")
+
+    def metrics(self, outputs: np.ndarray, targets: np.ndarray, sample_weight=None) -> dict:
+        return regression_metrics(outputs, targets, sample_weight)
+
+
 @register_loss
-class MSE(Loss):
+class MSE(RegressionLoss):
     """Mean squared error over all N*m elements (torch's MSELoss); with sample
     weights, the weighted mean of each row's mean squared error."""
 
@@ -138,10 +164,36 @@ class MSE(Loss):
 
 
 @register_loss
-class MSESum(Loss):
+class MSESum(RegressionLoss):
     """Sum of squared errors (the 'sum' reduction of torch's MSELoss)."""
 
     name = "mse_sum"
+
+
+@register_loss
+class Huber(RegressionLoss):
+    """Huber loss with threshold delta (torch's HuberLoss): e^2 / 2 where
+    |e| <= delta, else delta (|e| - delta / 2); the mean over elements."""
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0):
+        from .optimizers import check_number
+        self.delta = check_number(delta, "delta", 0.0, include_low=False)
+
+    def c_params(self) -> tuple[float, ...]:
+        return (self.delta,)
+
+    def config(self) -> dict:
+        return {"name": self.name, "delta": self.delta}
+
+
+@register_loss
+class MAE(RegressionLoss):
+    """Mean absolute error (torch's L1Loss, mean reduction); its gradient is
+    sign(e), 0 where the error is 0."""
+
+    name = "mae"
 
 
 @register_loss
@@ -153,6 +205,7 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
     metric_names = ("accuracy",)
+    running_metric = "accuracy"
     has_proba = True
 
     def check_network(self, n_out: int) -> None:
@@ -193,6 +246,92 @@ class CrossEntropy(Loss):
     def metrics(self, outputs: np.ndarray, targets: np.ndarray, sample_weight=None) -> dict:
         right = np.argmax(outputs, axis=1) == np.argmax(targets, axis=1)
         return {"accuracy": float(np.average(right, weights=sample_weight))}
+
+    def n_classes(self, n_out: int) -> int | None:
+        return n_out
+
+    def class_of_rows(self, targets: np.ndarray) -> np.ndarray:
+        return np.argmax(targets, axis=1)
+
+    def predicted_class(self, outputs: np.ndarray) -> np.ndarray:
+        return np.argmax(outputs, axis=1)
+
+
+@register_loss
+class BinaryCrossEntropy(Loss):
+    """Sigmoid fused with binary cross-entropy on the logits (torch's
+    BCEWithLogitsLoss), in the stable log-sigmoid form; one or more
+    independent outputs, each a yes/no target given as 0/1 or a probability.
+    predict_proba gives the sigmoid probabilities; evaluate adds the accuracy
+    of the outputs thresholded at 1/2."""
+
+    name = "binary_cross_entropy"
+    metric_names = ("accuracy",)
+    running_metric = "accuracy"
+    has_proba = True
+
+    def prepare_targets(self, Y, n_rows: int, n_out: int, dtype) -> np.ndarray:
+        arr = _numeric_targets(Y, n_rows, "Y")
+        T = _as_matrix(arr, n_rows, n_out, dtype, "Y")
+        bad = np.argwhere((T < 0) | (T > 1))
+        if bad.size:
+            r, c = (int(i) for i in bad[0])
+            raise ValueError(f"Y: row {r}, column {c} is {T[r, c].item()!r}; expected targets in [0, 1] "
+                             f"(0/1 labels or probabilities)")
+        return T
+
+    def transform(self, outputs: np.ndarray) -> np.ndarray:
+        return sigmoid(outputs)
+
+    def metrics(self, outputs: np.ndarray, targets: np.ndarray, sample_weight=None) -> dict:
+        right = ((outputs > 0) == (targets > 0.5)).mean(axis=1)
+        return {"accuracy": float(np.average(right, weights=sample_weight))}
+
+    def n_classes(self, n_out: int) -> int | None:
+        return 2 if n_out == 1 else None
+
+    def class_of_rows(self, targets: np.ndarray) -> np.ndarray:
+        if targets.shape[1] != 1:
+            raise _needs_one_label("class_weight", f"{self.name} with {targets.shape[1]} outputs")
+        return (targets[:, 0] > 0.5).astype(np.int64)
+
+    def predicted_class(self, outputs: np.ndarray) -> np.ndarray:
+        if outputs.shape[1] != 1:
+            raise _needs_one_label("predict_classes", f"{self.name} with {outputs.shape[1]} outputs")
+        return (outputs[:, 0] > 0).astype(np.int64)
+
+
+def _needs_one_label(what: str, loss: str) -> ValueError:
+    return ValueError(f"{what}: needs a classification loss with one label per row "
+                      f"(cross_entropy, or binary_cross_entropy with one output), this network "
+                      f"has loss {loss}")
+
+
+def regression_metrics(outputs: np.ndarray, targets: np.ndarray, sample_weight=None) -> dict:
+    """RMSE, MAE and R^2 of outputs against targets (both (n, m)), weighted by
+    sample_weight; R^2 is the mean over outputs, 1 for a perfect fit of a
+    constant target and 0 for an imperfect one (scikit-learn's convention)."""
+    H = np.asarray(outputs, dtype=np.float64)
+    T = np.asarray(targets, dtype=np.float64)
+    w = np.ones(len(T)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        E = H - T
+        total = w.sum()
+        mse = float(w @ (E * E).mean(axis=1) / total)
+        mae = float(w @ np.abs(E).mean(axis=1) / total)
+        mean = (w @ T) / total
+        ss_res = w @ (E * E)
+        ss_tot = w @ ((T - mean) ** 2)
+        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
+                      np.where(ss_res == 0, 1.0, 0.0))
+    return {"rmse": float(np.sqrt(mse)), "mae": mae, "r2": float(r2.mean())}
+
+
+def sigmoid(Z: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function, split by sign so exp never overflows."""
+    Z = np.asarray(Z)
+    E = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E)).astype(Z.dtype, copy=False)
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:

@@ -55,6 +55,7 @@ def _contents(net, include_optimizer: bool, metadata: dict) -> dict:
         "loss": net.loss_function.config(),
         "layers": [layer.spec() for layer in net.layers],
         "epochs_trained": net.epochs_trained,
+        "classes": net.classes,
         "optimizer": None,
         "metadata": metadata,
     }
@@ -265,6 +266,12 @@ def load(source):
         target[...] = a
     net.metadata = dict(metadata)
     net.epochs_trained = epochs
+    classes = reader.header.get("classes")
+    if classes is not None:
+        try:
+            net.classes = classes
+        except (TypeError, ValueError) as exc:
+            raise reader.bad(f"the class list is invalid ({exc})") from None
     if optimizer is not None:
         net._adopt_optimizer(optimizer, states)
     return net

@@ -22,7 +22,7 @@ from ._validation import (as_features, check_finite, check_fraction, check_int, 
 from .callbacks import Callback, History, ProgressBar
 from .layers import Layer
 from .losses import Loss, get_loss
-from .optimizers import SGD, Optimizer
+from .optimizers import SGD, Optimizer, check_number
 
 # fit hands control back to Python about this often (progress, callbacks, Ctrl-C)
 _CHUNK_SECONDS = 0.2
@@ -102,6 +102,7 @@ class Network:
         self.optimizer: Optimizer | None = None
         self.metadata: dict = {}
         self.epochs_trained = 0
+        self._classes: list | None = None
 
     def _lay_out(self, tensors, flat: np.ndarray, what: str) -> list[tuple[int, tuple]]:
         """Give each layer views of its tensors in `flat`; returns (offset, shape) per tensor."""
@@ -179,6 +180,36 @@ class Network:
                      f"loss {self._loss.name})")
         print("\n".join(lines), file=file)
 
+    @property
+    def classes(self) -> list | None:
+        """The class labels (strings, numbers or booleans) of a classification
+        network, index by index, or None; predict_classes returns them, and
+        the model file keeps them."""
+        return None if self._classes is None else list(self._classes)
+
+    @classes.setter
+    def classes(self, labels) -> None:
+        if labels is None:
+            self._classes = None
+            return
+        labels = list(labels)
+        expected = self._loss.n_classes(self.n_out)
+        if expected is None:
+            raise ValueError(f"classes: only a classification network has classes (loss "
+                             f"{self._loss.name!r} with {self.n_out} outputs)")
+        if len(labels) != expected:
+            raise ValueError(f"classes: expected {expected} labels, got {len(labels)}")
+        for label in labels:
+            if isinstance(label, np.generic):
+                label = label.item()
+            if not isinstance(label, (str, int, float, bool)) or (
+                    isinstance(label, float) and not np.isfinite(label)):
+                raise TypeError(f"classes: expected strings, numbers or booleans, got {label!r}")
+        labels = [label.item() if isinstance(label, np.generic) else label for label in labels]
+        if len(set(map(repr, labels))) != len(labels):
+            raise ValueError("classes: the labels must be distinct")
+        self._classes = labels
+
     # Parameters -----------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every trained tensor, layer by layer in parameter order."""
@@ -213,6 +244,34 @@ class Network:
                 raise
             raise type(exc)(str(exc).replace("Y:", f"{name}:", 1)) from None
 
+    def _class_weights(self, class_weight, targets: np.ndarray) -> np.ndarray:
+        """Per-row weights from class_weight: "balanced" (n_rows / (n_classes *
+        rows of the class), over the classes present, as scikit-learn) or a
+        dict from class index or label to weight (others get 1)."""
+        rows = self._loss.class_of_rows(targets)
+        if isinstance(class_weight, str):
+            if class_weight != "balanced":
+                raise ValueError(f"class_weight: expected 'balanced' or a dict, got {class_weight!r}")
+            present, counts = np.unique(rows, return_counts=True)
+            table = dict(zip(present.tolist(), (len(rows) / (len(present) * counts)).tolist()))
+        elif isinstance(class_weight, dict):
+            labels = self._classes or []
+            table = {}
+            for key, value in class_weight.items():
+                if key in labels:
+                    index = labels.index(key)
+                elif isinstance(key, (int, np.integer)) and not isinstance(key, bool) and \
+                        0 <= key < (self._loss.n_classes(self.n_out) or 0):
+                    index = int(key)
+                else:
+                    raise ValueError(f"class_weight: {key!r} is neither a class index nor one of "
+                                     f"net.classes {labels}")
+                table[index] = check_number(value, f"class_weight[{key!r}]")
+        else:
+            raise TypeError(f"class_weight: expected 'balanced' or a dict, got "
+                            f"{type(class_weight).__name__}")
+        return np.array([table.get(int(r), 1.0) for r in rows], dtype=self.dtype)
+
     def _weights(self, sample_weight, n_rows: int, name: str = "sample_weight") -> np.ndarray | None:
         if sample_weight is None:
             return None
@@ -243,8 +302,17 @@ class Network:
 
     def predict_proba(self, X, *, check_finite: bool = True) -> np.ndarray:
         """Class probabilities: the loss's output transform of the outputs
-        (softmax for cross_entropy)."""
+        (softmax for cross_entropy, sigmoid for binary_cross_entropy)."""
         return self._loss.transform(self.predict(X, check_finite=check_finite))
+
+    def predict_classes(self, X, *, check_finite: bool = True) -> np.ndarray:
+        """Each row's predicted class: its label from net.classes when set, else
+        its class index (cross_entropy: the largest output; binary_cross_entropy
+        with one output: 1 where the probability is above 1/2)."""
+        index = self._loss.predicted_class(self.predict(X, check_finite=check_finite))
+        if self._classes is None:
+            return index
+        return np.array(self._classes, dtype=object)[index]
 
     def _eval_inputs(self, X, Y, sample_weight):
         X = self._features(X)
@@ -379,24 +447,27 @@ class Network:
             optimizer: Optimizer | None = None, loss: str | Loss | None = None,
             validation_data=None, validation_split: float = 0.0,
             callbacks: Sequence[Callback] | None = None, shuffle: bool = True,
-            seed: int | None = 0, verbose: int = 0, sample_weight=None) -> History:
+            seed: int | None = 0, verbose: int = 0, sample_weight=None,
+            class_weight=None) -> History:
         """Minibatch training; returns a History of per-epoch metrics.
 
         lr alone means plain SGD with that rate (default 0.01); optimizer= takes
-        an ln.SGD, ln.Adam, ... With neither, a network that was trained (or
-        loaded with its optimizer) before resumes with the same optimizer and
-        state. sample_weight: one weight per row; each batch's loss is the
-        weighted mean of its rows' losses.
+        an ln.SGD, ln.Adam, ln.AdamW, ln.RMSprop. With neither, a network that
+        was trained (or loaded with its optimizer) before resumes with the same
+        optimizer and state. sample_weight: one weight per row; each batch's
+        loss is the weighted mean of its rows' losses. class_weight (for
+        classification): "balanced" or {class: weight}, multiplied into the
+        training rows' weights.
 
         Each epoch's batches run in C; Python is visited about every 0.2 s for
-        progress, and once per epoch for validation and callbacks. Shuffling
-        of epoch e (counted over the network's life, so a resumed run repeats
-        an uninterrupted one) and the dropout masks use the seed. "loss" (and
-        "accuracy") in the history are running means over the epoch's
-        batches, each taken before its update; "val_*" are computed after the
-        epoch. Ctrl-C stops training after the current step: the network
-        keeps every completed step and the History (interrupted=True) is
-        returned.
+        progress, and once per epoch for validation and callbacks (schedules
+        among them). Shuffling of epoch e (counted over the network's life, so
+        a resumed run repeats an uninterrupted one) and the dropout masks use
+        the seed. "loss" (and "accuracy") in the history are running means
+        over the epoch's batches, each taken before its update; "val_*" are
+        computed after the epoch; "lr" is the learning rate the epoch trained
+        with. Ctrl-C stops training after the current step: the network keeps
+        every completed step and the History (interrupted=True) is returned.
         """
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -411,11 +482,13 @@ class Network:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks: expected ln.Callback objects, got {type(cb).__name__}")
-        history = History()
         with self._training():
             previous_loss, self._loss = self._loss, new_loss
             try:
                 X, Y, w, val = self._split(X, Y, sample_weight, validation_data, validation_split)
+                if class_weight is not None:
+                    cw = self._class_weights(class_weight, Y)
+                    w = cw if w is None else w * cw
             except BaseException:
                 self._loss = previous_loss
                 raise
@@ -424,6 +497,11 @@ class Network:
             n_batches = -(-n // batch_size)
             if verbose:
                 callbacks.insert(0, ProgressBar(verbose, epochs, n_batches))
+            running = [self._loss.running_metric] if self._loss.running_metric else []
+            keys = ["loss", *running, "lr"]
+            if val is not None:
+                keys += ["val_loss", *(f"val_{m}" for m in self._loss.metric_names)]
+            history = History(keys)
             self._bind_optimizer(opt)
             base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
             for cb in callbacks:
@@ -433,8 +511,10 @@ class Network:
                     epoch = self.epochs_trained
                     perm = (np.random.default_rng([base_seed, epoch]).permutation(n) if shuffle
                             else np.arange(n)).astype(np.int64)
+                    lr_used = opt.lr
                     logs = self._run_epoch(X, Y, w, perm, batch_size, n_batches, opt, callbacks,
-                                           i, epochs, base_seed)
+                                           f"at epoch {i + 1} of {epochs} in this call", base_seed)
+                    logs["lr"] = lr_used
                     self.epochs_trained += 1
                     if val is not None:
                         logs.update({"val_" + k: v for k, v in self.evaluate(*val).items()})
@@ -455,8 +535,30 @@ class Network:
                     cb.on_train_end(self)
         return history
 
-    def _run_epoch(self, X, Y, w, perm, batch_size, n_batches, opt, callbacks, call_epoch,
-                   call_epochs, seed) -> dict:
+    def partial_fit(self, X, Y, batch_size: int = 32, optimizer: Optimizer | None = None,
+                    sample_weight=None) -> float:
+        """One pass over the given rows, in order (no shuffling), in batches of
+        batch_size; returns the pass's mean loss. The optimizer and its state
+        carry over between calls, so streaming data through partial_fit chunk
+        by chunk trains as one long fit with shuffle=False would. optimizer:
+        the one to use from now on (default: the network's current optimizer,
+        else SGD with lr 0.01)."""
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer: expected a layernet optimizer such as ln.SGD or ln.Adam, "
+                            f"got {type(optimizer).__name__}")
+        opt = optimizer or self.optimizer or SGD(0.01)
+        with self._training():
+            X, Y, w = self._eval_inputs(X, Y, sample_weight)
+            n = X.shape[0]
+            batch_size = min(batch_size, n)
+            self._bind_optimizer(opt)
+            logs = self._run_epoch(X, Y, w, np.arange(n, dtype=np.int64), batch_size,
+                                   -(-n // batch_size), opt, [], "in this partial_fit call",
+                                   self._dropout_seed)
+        return logs["loss"]
+
+    def _run_epoch(self, X, Y, w, perm, batch_size, n_batches, opt, callbacks, where, seed) -> dict:
         """Runs one epoch's batches in C, in chunks of about _CHUNK_SECONDS."""
         done, loss_sum, weight_sum, hits, units, chunk = 0, 0.0, 0.0, 0, 0, 1
         kind, params = self._loss.c_kind, self._loss.c_params()
@@ -473,10 +575,9 @@ class Network:
             done += steps
             if status != 0:
                 raise FloatingPointError(
-                    f"fit: the loss, a gradient or an updated parameter became non-finite at epoch "
-                    f"{call_epoch + 1} of {call_epochs} in this call, batch {done + 1} of {n_batches}; "
-                    f"the network holds the parameters of the step before (try a smaller lr, or "
-                    f"clip_norm on the optimizer)")
+                    f"fit: the loss, a gradient or an updated parameter became non-finite {where}, "
+                    f"batch {done + 1} of {n_batches}; the network holds the parameters of the step "
+                    f"before (try a smaller lr, or clip_norm on the optimizer)")
             for cb in callbacks:
                 cb.on_batches_end(self, done, loss_sum / max(weight_sum, 1e-300))
             # Size the next chunk so that Python is visited about every _CHUNK_SECONDS.
@@ -484,7 +585,7 @@ class Network:
             chunk = max(1, min(n_batches, int(_CHUNK_SECONDS / max(per_batch, 1e-9))))
         logs = {"loss": loss_sum / weight_sum}
         if units:
-            logs[self._loss.metric_names[0]] = hits / units
+            logs[self._loss.running_metric] = hits / units
         return logs
 
     # Persistence ----------------------------------------------------------

@@ -185,3 +185,51 @@ class Adam(Optimizer):
 
     def _extra_config(self) -> dict:
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+@register_optimizer
+class AdamW(Optimizer):
+    """AdamW (Loshchilov & Hutter) as torch.optim.AdamW: the weight decay is
+    decoupled from the gradient (p *= 1 - lr * weight_decay before the Adam
+    step); default weight_decay 1e-2."""
+
+    kind = "adamw"
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 1e-2, clip_norm: float | None = None):
+        super().__init__(lr, weight_decay, clip_norm)
+        self.beta1 = check_number(beta1, "beta1", 0.0, 1.0, include_high=False)
+        self.beta2 = check_number(beta2, "beta2", 0.0, 1.0, include_high=False)
+        self.eps = check_number(eps, "eps", 0.0, include_low=False)
+
+    def hyperparams(self) -> tuple[float, ...]:
+        return (self.beta1, self.beta2, self.eps)
+
+    def _extra_config(self) -> dict:
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+@register_optimizer
+class RMSprop(Optimizer):
+    """RMSprop as torch.optim.RMSprop (not centred): a running average of
+    squared gradients with smoothing alpha, optional momentum, and L2 weight
+    decay added to the gradient."""
+
+    kind = "rmsprop"
+
+    def __init__(self, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 momentum: float = 0.0, weight_decay: float = 0.0, clip_norm: float | None = None):
+        super().__init__(lr, weight_decay, clip_norm)
+        self.alpha = check_number(alpha, "alpha", 0.0, 1.0)
+        self.eps = check_number(eps, "eps", 0.0, include_low=False)
+        self.momentum = check_number(momentum, "momentum", 0.0, 1.0)
+
+    @property
+    def n_state(self) -> int:
+        return 2 if self.momentum else 1
+
+    def hyperparams(self) -> tuple[float, ...]:
+        return (self.alpha, self.eps, self.momentum)
+
+    def _extra_config(self) -> dict:
+        return {"alpha": self.alpha, "eps": self.eps, "momentum": self.momentum}

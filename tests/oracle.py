@@ -176,17 +176,32 @@ def forward_layers(layers, X, dtype=np.float64):
     return out
 
 
-def loss_and_grad(kind, H, T, w=None):
-    """(L, dL/dH) for "mse" (row means of squared errors), "mse_sum" or
-    "cross_entropy" (softmax of the logits H against distributions T), with
-    optional per-row weights: sum_i w_i l_i / sum_i w_i."""
+def loss_and_grad(kind, H, T, w=None, delta=1.0):
+    """(L, dL/dH) for "mse" (row means of squared errors), "mse_sum",
+    "cross_entropy" (softmax of the logits H against distributions T),
+    "binary_cross_entropy" (sigmoid of the logits H against targets in [0, 1]),
+    "huber" (threshold delta) or "mae", with optional per-row weights:
+    sum_i w_i l_i / sum_i w_i, l_i the row's loss (a mean over its outputs,
+    except cross-entropy's sum over classes)."""
     H = np.asarray(H, np.float64)
     T = np.asarray(T, np.float64)
     n, m = H.shape
     w = np.ones(n) if w is None else np.asarray(w, np.float64)
+    share = (w / w.sum())[:, None]
+    E = H - T
     if kind == "mse":
-        rows = np.mean((H - T) ** 2, axis=1)
-        return float(w @ rows / w.sum()), 2.0 * (H - T) / m * (w / w.sum())[:, None]
+        rows = np.mean(E ** 2, axis=1)
+        return float(w @ rows / w.sum()), 2.0 * E / m * share
+    if kind == "binary_cross_entropy":
+        elem = np.maximum(H, 0) - H * T + np.log1p(np.exp(-np.abs(H)))
+        return float(w @ elem.mean(axis=1) / w.sum()), (sigmoid(H) - T) / m * share
+    if kind == "huber":
+        small = np.abs(E) <= delta
+        elem = np.where(small, 0.5 * E ** 2, delta * (np.abs(E) - 0.5 * delta))
+        grad = np.where(small, E, delta * np.sign(E))
+        return float(w @ elem.mean(axis=1) / w.sum()), grad / m * share
+    if kind == "mae":
+        return float(w @ np.abs(E).mean(axis=1) / w.sum()), np.sign(E) / m * share
     if kind == "mse_sum":
         return float(np.sum((H - T) ** 2)), 2.0 * (H - T)
     if kind == "cross_entropy":

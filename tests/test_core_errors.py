@@ -168,8 +168,8 @@ def test_bad_network_dtype(bad):
 
 
 def test_unknown_loss_name():
-    with pytest.raises(ValueError, match=r"loss.*'mae'"):
-        ln.Network([ln.Dense(2, 1)], loss="mae")
+    with pytest.raises(ValueError, match=r"loss.*'hinge'"):
+        ln.Network([ln.Dense(2, 1)], loss="hinge")
 
 
 @pytest.mark.parametrize("n_in,n_out", [(0, 1), (1, 0), (-2, 3), (2.5, 1)])

@@ -287,7 +287,7 @@ def test_evaluate_mse():
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
     res = net.evaluate(X, Y)
-    assert set(res) == {"loss"}
+    assert set(res) == {"loss", "rmse", "mae", "r2"}     # regression metrics beside the loss
     assert res["loss"] == pytest.approx(np.mean((net.predict(X) - Y) ** 2), rel=1e-12)
 
 

@@ -171,7 +171,7 @@ def test_minibatch_sgd_matches_numpy_backprop(dtype):
         np.testing.assert_allclose(Bg, B, rtol=rtol, atol=atol)
     # "loss" is the mean of the epoch's batch losses (each before its update), row-weighted
     np.testing.assert_allclose(hist.history["loss"], epoch_losses, rtol=rtol)
-    assert set(hist.history) == {"loss"}
+    assert set(hist.history) == {"loss", "lr"}
     assert len(hist.epochs) == 2 and hist.epochs[1] == hist.epochs[0] + 1
     assert hist.interrupted is False and hist.stopped_early is False
 
@@ -256,7 +256,7 @@ def test_validation_data_mse(dtype):
     probe = ValLossProbe(Xv, Yv)
     hist = net.fit(X, Y, epochs=4, batch_size=6, lr=0.1, validation_data=(Xv, Yv),
                    callbacks=[probe], verbose=0)
-    assert set(hist.history) == {"loss", "val_loss"}
+    assert set(hist.history) == {"loss", "lr", "val_loss", "val_rmse", "val_mae", "val_r2"}
     assert len(hist.history["val_loss"]) == 4
     rtol, _ = tols(dtype)
     np.testing.assert_allclose(hist.history["val_loss"], [d["loss"] for d in probe.val], rtol=rtol)
@@ -280,7 +280,7 @@ def test_validation_data_cross_entropy_has_accuracies():
     probe = ValLossProbe(Xv, yv)
     hist = net.fit(X, y, epochs=3, batch_size=8, lr=0.2, validation_data=(Xv, yv),
                    callbacks=[probe], verbose=0)
-    assert set(hist.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(hist.history) == {"loss", "accuracy", "lr", "val_loss", "val_accuracy"}
     np.testing.assert_allclose(hist.history["val_loss"], [d["loss"] for d in probe.val],
                                rtol=1e-12)
     np.testing.assert_allclose(hist.history["val_accuracy"],

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "framework/elementwise.h"
+#include "kernels/kernels.h"
 
 #define LN_TEMPLATE "framework/elementwise_tmpl.h"
 #include "framework/typed.h"

@@ -64,3 +64,17 @@ double FN(ln_norm2)(ptrdiff_t size, const T *x)
     }
     return big * sqrt(sum);
 }
+
+/* x (n x m, contiguous) *= act'(saved) element-wise, with the active
+ * instruction set's epilogue; saved is act's kept tensor (H or Z). */
+void FN(ln_times_dact)(ptrdiff_t n, ptrdiff_t m, T *x, int act, const T *saved)
+{
+    FN(ln_aux) aux;
+    if (act == LN_ACT_identity) return;
+    memset(&aux, 0, sizeof aux);
+    aux.epi = LN_EPI_DACT;
+    aux.act = act;
+    aux.sv = saved;
+    aux.ldsv = m;
+    ln_isa_active()->TY.epi(n, m, x, m, &aux);
+}

@@ -395,13 +395,11 @@ int ln_net_backward(ln_net *net, ln_ws *ws, const ln_batch_opts *opts, ptrdiff_t
     return ln_net_backward_checked(net, ws, opts, n, X, Y, loss, 1);
 }
 
-/* The state tensors the optimizer needs must be bound. */
+/* The state tensors the optimizer always needs must be bound. */
 static int ln_state_ready(const ln_optim *opt, void *const *state)
 {
-    int k, n = ln_optimizer_n_state(opt->kind);
+    int k, n = ln_optimizer_n_required(opt->kind);
     if (n < 0) return 0;
-    /* SGD without momentum keeps no state; every other kind needs all of its tensors */
-    if (opt->kind == LN_OPT_sgd) return opt->hp[0] == 0 || state[0] != NULL;
     for (k = 0; k < n; k++)
         if (state[k] == NULL) return 0;
     return 1;

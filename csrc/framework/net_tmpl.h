@@ -102,15 +102,7 @@ static int FN(net_backward)(ln_net *net, ln_ws *ws, const ln_batch_opts *o, ptrd
     a = FN(loss_args)(net, o, n, H, (const T *)Y, cur);
     *loss = FN(ln_loss_eval)(o->kind, &a);
     if (!isfinite(*loss)) return LN_ERR_NONFINITE;
-    if (last->act != LN_ACT_identity) {
-        FN(ln_aux) aux;
-        memset(&aux, 0, sizeof aux);
-        aux.epi = LN_EPI_DACT;
-        aux.act = last->act;
-        aux.sv = last->keeps_z ? (const T *)ws->z[L - 1] : H;
-        aux.ldsv = last->n_out;
-        ln_isa_active()->TY.epi(n, last->n_out, cur, last->n_out, &aux);
-    }
+    FN(ln_times_dact)(n, last->n_out, cur, last->act, last->keeps_z ? (const T *)ws->z[L - 1] : H);
 
     /* Loop over nodes, last to first */
     for (i = L - 1; i >= 0; i--) {

@@ -10,7 +10,7 @@
 
 #include "layers/layer.h"
 #include "tables/activations.h"
-#include "kernels/kernels.h"
+#include "framework/elementwise.h"
 #include "framework/rng.h"
 
 static int ln_dropout_setup(ln_node *node, const ln_node_spec *spec)

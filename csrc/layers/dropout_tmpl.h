@@ -29,16 +29,9 @@ static int FN(ln_dropout_forward)(const ln_node *node, const ln_fwd *a)
 /* dx = dz * mask / (1 - rate) * producer'(saved); outside training the mask is all ones */
 static int FN(ln_dropout_backward)(const ln_node *node, const ln_bwd *a)
 {
-    FN(ln_aux) aux;
     if (a->dx == NULL) return LN_OK;
     if (!a->training || node->rate == 0.0) memcpy(a->dx, a->dz, (size_t)(a->n * node->n_out) * sizeof(T));
     else FN(ln_dropout_apply)(node, a->n, a->seed, a->step, (const T *)a->dz, (T *)a->dx);
-    memset(&aux, 0, sizeof aux);
-    aux.epi = LN_EPI_DACT;
-    aux.act = a->dx_act;
-    aux.sv = (const T *)a->dx_saved;
-    aux.ldsv = node->n_in;
-    if (a->dx_act != LN_ACT_identity)
-        ln_isa_active()->TY.epi(a->n, node->n_in, (T *)a->dx, node->n_in, &aux);
+    FN(ln_times_dact)(a->n, node->n_in, (T *)a->dx, a->dx_act, (const T *)a->dx_saved);
     return LN_OK;
 }

@@ -82,10 +82,12 @@ struct ln_layer_kind {
 /* The kinds, in the order of their indices. */
 extern const ln_layer_kind ln_layer_dense;
 extern const ln_layer_kind ln_layer_dropout;
+extern const ln_layer_kind ln_layer_standardize;
 
-#define LN_LAYER_KINDS  \
-    &ln_layer_dense,    \
-    &ln_layer_dropout
+#define LN_LAYER_KINDS      \
+    &ln_layer_dense,        \
+    &ln_layer_dropout,      \
+    &ln_layer_standardize
 
 const ln_layer_kind *ln_layer_kind_at(int kind);
 

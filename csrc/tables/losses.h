@@ -26,10 +26,13 @@
 enum { LN_REDUCE_MEAN = 0, LN_REDUCE_SUM = 1 };
 enum { LN_HITS_NONE = 0, LN_HITS_ARGMAX = 1, LN_HITS_SIGN = 2 };
 
-#define LN_LOSS_TABLE(X)                                                        \
-    X(mse,                  "mse",                  LN_REDUCE_MEAN, LN_HITS_NONE)   \
-    X(mse_sum,              "mse_sum",              LN_REDUCE_SUM,  LN_HITS_NONE)   \
-    X(cross_entropy,        "cross_entropy",        LN_REDUCE_MEAN, LN_HITS_ARGMAX)
+#define LN_LOSS_TABLE(X)                                                                \
+    X(mse,                  "mse",                  LN_REDUCE_MEAN, LN_HITS_NONE)       \
+    X(mse_sum,              "mse_sum",              LN_REDUCE_SUM,  LN_HITS_NONE)       \
+    X(cross_entropy,        "cross_entropy",        LN_REDUCE_MEAN, LN_HITS_ARGMAX)     \
+    X(binary_cross_entropy, "binary_cross_entropy", LN_REDUCE_MEAN, LN_HITS_SIGN)       \
+    X(huber,                "huber",                LN_REDUCE_MEAN, LN_HITS_NONE)       \
+    X(mae,                  "mae",                  LN_REDUCE_MEAN, LN_HITS_NONE)
 
 #define LN_LOSS_ENUM_(id, name, reduction, hits) LN_LOSS_##id,
 enum { LN_LOSS_TABLE(LN_LOSS_ENUM_) LN_LOSS_COUNT };

@@ -83,6 +83,82 @@ static double FN(ln_loss_cross_entropy)(const FN(ln_loss_args) *a)
     return total * a->scale;
 }
 
+/* Binary cross-entropy on logits z against targets y in [0, 1] (torch's
+ * BCEWithLogitsLoss), per output, in the stable form
+ * l = max(z, 0) - z y + log(1 + e^-|z|),  dl/dz = sigmoid(z) - y;
+ * l_i is the mean over the row's outputs. */
+static double FN(ln_loss_binary_cross_entropy)(const FN(ln_loss_args) *a)
+{
+    const ptrdiff_t n = a->n, m = a->m;
+    double total = 0.0;
+    ptrdiff_t i, j;
+    for (i = 0; i < n; i++) {
+        const T *z = a->h + i * m, *y = a->y + i * m;
+        const double wi = LN_W(i);
+        const T g = (T)(a->scale * wi / (double)m);
+        double row = 0.0;
+        for (j = 0; j < m; j++) {
+            const double zj = (double)z[j], e = exp(-fabs(zj));
+            row += (zj > 0 ? zj : 0.0) - zj * (double)y[j] + log1p(e);
+            if (a->grad) {
+                const double s = zj >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+                a->grad[i * m + j] = g * (T)(s - (double)y[j]);
+            }
+        }
+        total += wi * row;
+    }
+    return total * a->scale / (double)m;
+}
+
+/* Huber with threshold delta = param[0] (torch's HuberLoss):
+ * l = e^2 / 2 where |e| <= delta, else delta (|e| - delta / 2);
+ * dl/dh = e, or delta sign(e); l_i is the mean over the row's outputs. */
+static double FN(ln_loss_huber)(const FN(ln_loss_args) *a)
+{
+    const ptrdiff_t n = a->n, m = a->m;
+    const double delta = a->param ? a->param[0] : 1.0;
+    double total = 0.0;
+    ptrdiff_t i, j;
+    for (i = 0; i < n; i++) {
+        const T *h = a->h + i * m, *y = a->y + i * m;
+        const double wi = LN_W(i);
+        const T g = (T)(a->scale * wi / (double)m), d = (T)delta;
+        double row = 0.0;
+        for (j = 0; j < m; j++) {
+            const double e = (double)h[j] - (double)y[j], ae = fabs(e);
+            row += ae <= delta ? 0.5 * e * e : delta * (ae - 0.5 * delta);
+            if (a->grad) {
+                const T et = h[j] - y[j];
+                a->grad[i * m + j] = g * (ae <= delta ? et : (et > 0 ? d : -d));
+            }
+        }
+        total += wi * row;
+    }
+    return total * a->scale / (double)m;
+}
+
+/* Mean absolute error (torch's L1Loss): l = |e|, dl/dh = sign(e) (0 at 0);
+ * l_i is the mean over the row's outputs. */
+static double FN(ln_loss_mae)(const FN(ln_loss_args) *a)
+{
+    const ptrdiff_t n = a->n, m = a->m;
+    double total = 0.0;
+    ptrdiff_t i, j;
+    for (i = 0; i < n; i++) {
+        const T *h = a->h + i * m, *y = a->y + i * m;
+        const double wi = LN_W(i);
+        const T g = (T)(a->scale * wi / (double)m);
+        double row = 0.0;
+        for (j = 0; j < m; j++) {
+            const T e = h[j] - y[j];
+            row += fabs((double)h[j] - (double)y[j]);
+            if (a->grad) a->grad[i * m + j] = e > 0 ? g : e < 0 ? -g : (T)0;
+        }
+        total += wi * row;
+    }
+    return total * a->scale / (double)m;
+}
+
 #undef LN_W
 
 double FN(ln_loss_eval)(int kind, const FN(ln_loss_args) *a)

@@ -1,11 +1,12 @@
 /* optimizers.h: every optimizer layernet knows, one row each.
  *
- * A row is X(id, name, n_state):
- *   id       the stem of its enum value (LN_OPT_<id>) and its update function
- *   name     the name Python and model files use
- *   n_state  how many state tensors, each the size of the parameters, it may
- *            keep (a state pointer is NULL when the hyper-parameters make it
- *            unneeded, such as SGD's velocity without momentum)
+ * A row is X(id, name, n_state, n_required):
+ *   id          the stem of its enum value (LN_OPT_<id>) and its update function
+ *   name        the name Python and model files use
+ *   n_state     how many state tensors, each the size of the parameters, it may keep
+ *   n_required  how many of them must always be there; the others may be NULL
+ *               when the hyper-parameters make them unneeded (SGD's velocity
+ *               without momentum), and the update must check
  *
  * Adding an optimizer is this row plus its typed update in
  * tables/optimizers_tmpl.h,
@@ -23,15 +24,20 @@
 #include <stddef.h>
 #include "layernet.h"
 
-#define LN_OPTIMIZER_TABLE(X)   \
-    X(sgd,  "sgd",  1)          \
-    X(adam, "adam", 2)
+#define LN_OPTIMIZER_TABLE(X)          \
+    X(sgd,     "sgd",     1, 0)        \
+    X(adam,    "adam",    2, 2)        \
+    X(adamw,   "adamw",   2, 2)        \
+    X(rmsprop, "rmsprop", 2, 1)
 
-#define LN_OPT_ENUM_(id, name, n_state) LN_OPT_##id,
+#define LN_OPT_ENUM_(id, name, n_state, n_required) LN_OPT_##id,
 enum { LN_OPTIMIZER_TABLE(LN_OPT_ENUM_) LN_OPT_COUNT };
 #undef LN_OPT_ENUM_
 
 #define LN_TEMPLATE "tables/optimizers_decl_tmpl.h"
 #include "framework/typed.h"
+
+/* How many state tensors kind must always be given (the rest may be NULL). */
+int ln_optimizer_n_required(int kind);
 
 #endif /* LN_TABLES_OPTIMIZERS_H */

@@ -61,12 +61,66 @@ static int FN(ln_opt_adam)(const ln_optim *o, long long t, T gscale, ptrdiff_t n
     return ok;
 }
 
+/* AdamW, hp = [beta1, beta2, eps] (torch.optim.AdamW): the weight decay is
+ * decoupled, p *= 1 - lr wd first, and the moments see the raw gradient:
+ * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). s = [m, v]. */
+static int FN(ln_opt_adamw)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                            T *p, const T *g, T *const *s, int commit)
+{
+    const T decay = (T)(1.0 - o->lr * o->weight_decay);
+    const T b1 = (T)o->hp[0], b2 = (T)o->hp[1], eps = (T)o->hp[2];
+    const double bc1 = 1.0 - pow(o->hp[0], (double)t), bc2 = 1.0 - pow(o->hp[1], (double)t);
+    const T step_size = (T)(o->lr / bc1), sqrt_bc2 = (T)sqrt(bc2);
+    T *m1 = s[0], *m2 = s[1];
+    int ok = 1;
+    ptrdiff_t i;
+    for (i = 0; i < n; i++) {
+        const T gi = g[i] * gscale;
+        const T mi = b1 * m1[i] + ((T)1 - b1) * gi;
+        const T vi = b2 * m2[i] + ((T)1 - b2) * gi * gi;
+        const T pi = p[i] * decay - step_size * mi / (T_SQRT(vi) / sqrt_bc2 + eps);
+        ok &= LN_FINITE(pi) & LN_FINITE(mi) & LN_FINITE(vi);
+        if (commit) { m1[i] = mi; m2[i] = vi; p[i] = pi; }
+    }
+    return ok;
+}
+
+/* RMSprop, hp = [alpha, eps, momentum] (torch.optim.RMSprop, not centred),
+ * with L2 weight decay (g += wd p): v = alpha v + (1-alpha) g^2;
+ * without momentum p -= lr g / (sqrt(v) + eps); with it
+ * b = momentum b + g / (sqrt(v) + eps), p -= lr b. s = [v, b]. */
+static int FN(ln_opt_rmsprop)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                              T *p, const T *g, T *const *s, int commit)
+{
+    const T lr = (T)o->lr, wd = (T)o->weight_decay, alpha = (T)o->hp[0], eps = (T)o->hp[1];
+    const T mu = (T)o->hp[2];
+    T *sq = s[0], *buf = s[1];
+    int ok = 1;
+    ptrdiff_t i;
+    (void)t;
+    for (i = 0; i < n; i++) {
+        const T gi = g[i] * gscale + wd * p[i];
+        const T vi = alpha * sq[i] + ((T)1 - alpha) * gi * gi;
+        const T step = gi / (T_SQRT(vi) + eps);
+        const T bi = mu != 0 && buf ? mu * buf[i] + step : step;
+        const T pi = p[i] - lr * bi;
+        ok &= LN_FINITE(pi) & LN_FINITE(vi) & LN_FINITE(bi);
+        if (commit) {
+            sq[i] = vi;
+            if (mu != 0 && buf) buf[i] = bi;
+            p[i] = pi;
+        }
+    }
+    return ok;
+}
+
 #undef LN_FINITE
 
 int FN(ln_opt_update)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
                       T *p, const T *g, T *const *s, int commit)
 {
-#define LN_CASE_(id, name, n_state) case LN_OPT_##id: return FN(ln_opt_##id)(o, t, gscale, n, p, g, s, commit);
+#define LN_CASE_(id, name, n_state, n_required) case LN_OPT_##id: return FN(ln_opt_##id)(o, t, gscale, n, p, g, s, commit);
     switch (o->kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return 0; }
 #undef LN_CASE_
 }
