@@ -621,6 +621,55 @@ cdef class NetEngine:
             _check_status(status)
         return a.loss_sum, a.weight_sum, a.hits, a.hit_units, a.steps_done, status
 
+    # Data-parallel steps: a backward into a workspace the caller holds, whose
+    # gradient the caller sums across processes, then the update from it.
+
+    def new_workspace(self):
+        """A workspace for backward_into (held by the caller, not pooled)."""
+        return Workspace()
+
+    def backward_into(self, Workspace ws, X, Y, w, int loss_kind, param, double denom,
+                      uint64_t seed=0, long long step=0):
+        """Forward and backward in training mode into ws; returns (loss, a
+        numpy view of ws's flat gradient), or None if an input must be
+        converted. denom: the loss's divisor (the global batch's total weight
+        in data-parallel training; 0: this batch's own)."""
+        cdef Py_ssize_t n
+        cdef const void *xp
+        cdef const void *yp
+        cdef ln_batch_opts o
+        cdef double value = 0.0
+        cdef int status
+        if not self._xy(X, Y, &n, &xp, &yp) or self._batch_opts(&o, loss_kind, param, w, n, denom,
+                                                                1, seed, step):
+            return None
+        with nogil:
+            status = ln_net_backward(self.net, ws.ws, &o, n, xp, yp, &value)
+        if status != LN_OK and status != LN_ERR_NONFINITE:
+            _check_status(status)
+        cdef cnp.npy_intp dims[1]
+        dims[0] = self.param_size
+        grad = cnp.PyArray_SimpleNewFromData(1, dims, self.typenum, ln_ws_grad(ws.ws))
+        cnp.set_array_base(grad, ws)        # the view keeps the workspace alive
+        return value, grad
+
+    def update(self, optimizer, states, grad):
+        """The optimizer's step from a flat gradient (the summed one in
+        data-parallel training); FloatingPointError, changing nothing, when
+        the gradient or a new value is not finite."""
+        cdef ln_optim opt
+        cdef void *s[LN_OPT_MAX_STATE]
+        cdef int status
+        _check_out("grad", grad, grad.dtype, (self.param_size,))
+        if cnp.PyArray_TYPE(grad) != self.typenum:
+            raise TypeError("grad: expected the network's dtype")
+        self._optim_from(&opt, optimizer, states, s)
+        cdef const void *gp = cnp.PyArray_DATA(<cnp.ndarray>grad)
+        with nogil:
+            status = ln_net_update(self.net, &opt, s, gp, NULL)
+        _check_status(status)
+        optimizer.step = opt.step
+
     cdef int _optim_from(self, ln_optim *opt, optimizer, states, void **s) except -1:
         """The C optimizer of a Python one (its _c_config()) and its flat state vectors."""
         kind, lr, weight_decay, hp, clip_norm = optimizer._c_config()
