@@ -52,6 +52,7 @@ LAYER_KINDS = tuple(ln_layer_kind_name(i).decode() for i in range(ln_layer_kind_
 ISAS = tuple(ln_isa_name_at(i).decode() for i in range(ln_isa_count()))
 #: hyper-parameters an optimizer kind can take (the length of ln_optim.hp)
 MAX_HYPERPARAMS = LN_OPT_MAX_HP
+cdef int _SGD_KIND = OPTIMIZERS.index("sgd")
 
 _EPILOGUES = {None: LN_EPI_NONE, "none": LN_EPI_NONE,
               "bias_act": LN_EPI_BIAS_ACT, "dact": LN_EPI_DACT}
@@ -557,10 +558,10 @@ cdef class NetEngine:
         _check_status(status)
         return value, grad
 
-    def train_step(self, X, Y, w, int loss_kind, param, optimizer, states, uint64_t seed=0):
-        """One step with `optimizer` (see _fill_from); returns the loss before
-        the update, or None if an input must be converted. The optimizer's
-        step advances only when the step happened."""
+    def train_step_sgd(self, X, Y, w, int loss_kind, param, double lr, long long step,
+                       uint64_t seed=0):
+        """One plain-SGD step (train_step's path, no optimizer object): returns
+        the loss before the update, or None if an input must be converted."""
         cdef Py_ssize_t n
         cdef const void *xp
         cdef const void *yp
@@ -568,10 +569,18 @@ cdef class NetEngine:
         cdef ln_optim opt
         cdef void *s[LN_OPT_MAX_STATE]
         cdef double value = 0.0
-        cdef int status
+        cdef int status, i
         if not self._xy(X, Y, &n, &xp, &yp) or self._batch_opts(&o, loss_kind, param, w, n, 0, 1, seed, 0):
             return None
-        self._optim_from(&opt, optimizer, states, s)
+        opt.kind = _SGD_KIND
+        opt.lr = lr
+        opt.weight_decay = 0.0
+        opt.clip_norm = 0.0
+        opt.step = step
+        for i in range(LN_OPT_MAX_HP):
+            opt.hp[i] = 0.0
+        for i in range(LN_OPT_MAX_STATE):
+            s[i] = NULL
         cdef Workspace ws = self._take()
         try:
             with nogil:
@@ -579,7 +588,6 @@ cdef class NetEngine:
         finally:
             self._pool.append(ws)
         _check_status(status)
-        optimizer.step = opt.step
         return value
 
     def fit_batches(self, X, Y, w, cnp.ndarray perm, Py_ssize_t batch_size, Py_ssize_t first_batch,

@@ -58,6 +58,8 @@ def to_dtype(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
 
 def check_lr(lr) -> float:
     """A learning rate: a finite number >= 0."""
+    if type(lr) is float and 0.0 <= lr < math.inf:     # the common case, checked fast
+        return lr
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
         raise TypeError(f"lr: expected a number, got {lr!r}")
     try:

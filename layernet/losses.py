@@ -89,6 +89,9 @@ class Loss:
     metric_names: ClassVar[tuple[str, ...]] = ()
     #: the metric fit counts in C as it trains (the C row's "hits"), or None
     running_metric: ClassVar[str | None] = None
+    #: any finite (n, n_out) array of the network's dtype is a valid target
+    #: array as it is, so a conforming one may skip prepare_targets
+    raw_targets_ok: ClassVar[bool] = True
     #: True when predict_proba means something for this loss
     has_proba: ClassVar[bool] = False
 
@@ -206,6 +209,7 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     metric_names = ("accuracy",)
     running_metric = "accuracy"
+    raw_targets_ok = False
     has_proba = True
 
     def check_network(self, n_out: int) -> None:
@@ -268,6 +272,7 @@ class BinaryCrossEntropy(Loss):
     name = "binary_cross_entropy"
     metric_names = ("accuracy",)
     running_metric = "accuracy"
+    raw_targets_ok = False
     has_proba = True
 
     def prepare_targets(self, Y, n_rows: int, n_out: int, dtype) -> np.ndarray:

@@ -354,12 +354,16 @@ class Network:
             out.append(tuple(grads))
         return out
 
+    @staticmethod
+    def _busy() -> RuntimeError:
+        return RuntimeError("this Network is already training in another thread; train it from "
+                            "one thread at a time (predicting from other threads is fine)")
+
     @contextlib.contextmanager
     def _training(self):
         """Held while the network trains: a second trainer gets a RuntimeError."""
         if not self._train_lock.acquire(blocking=False):
-            raise RuntimeError("this Network is already training in another thread; train it from "
-                               "one thread at a time (predicting from other threads is fine)")
+            raise self._busy()
         try:
             yield
         finally:
@@ -370,18 +374,23 @@ class Network:
         with dropout active. Returns the loss before the update. A non-finite
         loss, gradient or updated parameter raises FloatingPointError and
         leaves the parameters as they were."""
-        opt = SGD(check_lr(lr))
-        with self._training():
-            opt.step = self._sgd_steps
+        lr = check_lr(lr)
+        loss = self._loss
+        if not self._train_lock.acquire(blocking=False):
+            raise self._busy()
+        try:
             value = None
-            if sample_weight is None:
-                value = self._engine.train_step(X, Y, None, self._loss.c_kind, self._loss.c_params(),
-                                                opt, [], self._dropout_seed)
+            if sample_weight is None and loss.raw_targets_ok:
+                # Conforming arrays go straight to C: a non-finite value makes the step fail
+                value = self._engine.train_step_sgd(X, Y, None, loss.c_kind, loss.c_params(), lr,
+                                                    self._sgd_steps, self._dropout_seed)
             if value is None:
                 X, T, w = self._eval_inputs(X, Y, sample_weight)
-                value = self._engine.train_step(X, T, w, self._loss.c_kind, self._loss.c_params(),
-                                                opt, [], self._dropout_seed)
-            self._sgd_steps = opt.step
+                value = self._engine.train_step_sgd(X, T, w, loss.c_kind, loss.c_params(), lr,
+                                                    self._sgd_steps, self._dropout_seed)
+            self._sgd_steps += 1
+        finally:
+            self._train_lock.release()
         return value
 
     # Training -------------------------------------------------------------

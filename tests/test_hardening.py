@@ -257,3 +257,18 @@ def test_save_errors_name_the_users_path(tmp_path):
     with pytest.raises(OSError) as exc:
         make_net().save(target)
     assert str(target) in str(exc.value) and "tmp" not in os.path.basename(str(exc.value))
+
+
+def test_train_step_validates_classification_targets_even_when_they_conform():
+    """A float (n, n_out) array conforms to the engine, but a cross-entropy or
+    binary cross-entropy target must still be checked, never trained on as is."""
+    X, _ = data(n=3, dtype=np.float32)
+    ce = make_net(loss="cross_entropy", n_out=3)
+    before = ce.get_weights()
+    with pytest.raises(ValueError, match="sums to"):
+        ce.train_step(X, np.array([[0.5, 0.6, 0], [0, 1, 0], [0, 0, 1]], np.float32), 0.1)
+    bce = make_net(loss="binary_cross_entropy", n_out=2)
+    with pytest.raises(ValueError, match=r"expected targets in \[0, 1\]"):
+        bce.train_step(X, np.full((3, 2), 2.0, np.float32), 0.1)
+    for a, b in zip(before, ce.get_weights()):
+        np.testing.assert_array_equal(a, b)
