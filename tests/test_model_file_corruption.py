@@ -464,3 +464,14 @@ def test_valid_epochs_trained_are_read_exactly(tmp_path, original, epochs):
 def test_metadata_that_is_not_an_object(tmp_path, original, metadata):
     data = _with_header(original.data, lambda h: h.__setitem__("metadata", metadata))
     _check_all([(f"metadata {metadata!r}", data)], tmp_path, original, must_refuse=True)
+
+
+def test_paths_that_cannot_be_read(tmp_path, original):
+    model = tmp_path / "model.npz"
+    model.write_bytes(original.data)
+    for path in [tmp_path, tmp_path / "missing.npz", model / "inside.npz",
+                 str(tmp_path / "nul\0byte.npz")]:
+        with pytest.raises((OSError, ValueError)) as caught:
+            ln.load(path)
+        shown = str(path).split("\0")[0]
+        assert shown in str(caught.value) + str(getattr(caught.value, "filename", "")), path
