@@ -121,8 +121,11 @@ def is_root(comm=None) -> bool:
 def last_fit_timing() -> dict:
     """Where this process's last distributed fit spent its time: steps,
     seconds (the epochs' batches), allreduce_seconds (in the gradient
-    Allreduce, including waiting for slower ranks), backward_seconds,
-    update_seconds and ranks. Empty before the first distributed fit."""
+    Allreduce, including waiting for slower ranks), backward_seconds
+    (gathering the rank's rows, forward and backward, and the running
+    metric), metric_seconds (the running accuracy's extra forward, part of
+    backward_seconds), update_seconds and ranks. Empty before the first
+    distributed fit."""
     return dict(_last_timing)
 
 
@@ -432,7 +435,7 @@ class _EpochRunner:
         self.hit_rule = _HIT_RULES.get(loss.name) if loss.running_metric else None
         self.metric = loss.running_metric
         self.timing = {"ranks": ranks, "steps": 0, "seconds": 0.0, "allreduce_seconds": 0.0,
-                       "backward_seconds": 0.0, "update_seconds": 0.0}
+                       "backward_seconds": 0.0, "metric_seconds": 0.0, "update_seconds": 0.0}
 
     def run(self, perm: np.ndarray, where: str) -> dict:
         X, Y, w, opt, engine = self.X, self.Y, self.w, self.opt, self.engine
@@ -467,10 +470,13 @@ class _EpochRunner:
                     grad.fill(np.nan)       # every rank's update then refuses this step
                 loss_sum += value * denom
                 local_weight += (hi - lo) if wb is None else float(np.sum(wb, dtype=np.float64))
+                t_metric = clock()
                 if self.hit_rule is not None:
+                    # An inference-mode forward: backward_into does not hand back its outputs
                     right, count = _count_hits(self.hit_rule, engine.predict(Xb, False), Yb)
                     hits += right
                     units += count
+                timing["metric_seconds"] += clock() - t_metric
             else:
                 grad = self.zero_grad
                 grad.fill(0)
@@ -485,7 +491,7 @@ class _EpochRunner:
                     f"batch {b + 1} of {self.n_batches}; the network holds the parameters of the "
                     f"step before (try a smaller lr, or clip_norm on the optimizer)") from None
             t3 = clock()
-            timing["backward_seconds"] += t1 - t0
+            timing["backward_seconds"] += t1 - t0   # includes the metric's forward
             timing["allreduce_seconds"] += t2 - t1
             timing["update_seconds"] += t3 - t2
             timing["steps"] += 1
