@@ -2,8 +2,9 @@
 `-m mpi4py`, so that a rank left waiting would hang the job): decisions
 taken on rank 0 and errors that every rank must learn about.
 
-Every rank prints one JSON line per scenario, tagged with its rank.
-argv[1] is a directory for the checkpoint scenario's file.
+Every rank writes one JSON line per scenario, tagged with its rank, to
+ARGV1/report-rank<r>.jsonl (files of their own: the ranks' stdout lines can
+interleave); the checkpoint scenario writes into ARGV1/checkpoints.
 """
 import json
 import os
@@ -18,10 +19,14 @@ import layernet.distributed as dist
 comm = MPI.COMM_WORLD
 RANK = comm.Get_rank()
 OUT_DIR = sys.argv[1]
+CHECKPOINTS = os.path.join(OUT_DIR, "checkpoints")
+os.makedirs(CHECKPOINTS, exist_ok=True)
+REPORT = open(os.path.join(OUT_DIR, f"report-rank{RANK}.jsonl"), "w")
 
 
 def say(scenario, **fields):
-    print(json.dumps({"scenario": scenario, "rank": RANK, **fields}), flush=True)
+    REPORT.write(json.dumps({"scenario": scenario, "rank": RANK, **fields}) + "\n")
+    REPORT.flush()
 
 
 def make_net(seed):
@@ -83,12 +88,12 @@ say("restore_best", epochs_run=len(history["loss"]), lr=history["lr"],
     optimizer_lr=net.optimizer.lr)
 
 # Checkpoints are written by rank 0 only.
-path = os.path.join(OUT_DIR, "ckpt-{epoch}.npz")
+path = os.path.join(CHECKPOINTS, "ckpt-{epoch}.npz")
 net = make_net(seed=0)
 net.fit(X, Y, epochs=2, batch_size=8, lr=0.05, callbacks=[ln.ModelCheckpoint(path)],
         distributed=True)
 comm.Barrier()
-say("checkpoint", files=sorted(os.listdir(OUT_DIR)))
+say("checkpoint", files=sorted(os.listdir(CHECKPOINTS)))
 
 # Bad data on rank 1 only: rank 1 raises its own error, rank 0 learns that rank 1 failed.
 Xbad = X.copy()

@@ -128,7 +128,10 @@ def test_two_ranks_equal_one_process_with_the_global_batch():
 
 def test_rank_zero_decides_and_errors_reach_every_rank(tmp_path):
     # Without -m mpi4py: an error handled on one rank only would leave the other waiting
-    lines = json_lines(run_job("mpi_coordination.py", tmp_path, with_mpi4py_main=False))
+    completed = run_job("mpi_coordination.py", tmp_path, with_mpi4py_main=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = [json.loads(line) for rank in (0, 1)
+             for line in (tmp_path / f"report-rank{rank}.jsonl").read_text().splitlines()]
     got = {(r["scenario"], r["rank"]): r for r in lines}
 
     for rank in (0, 1):
@@ -175,8 +178,8 @@ def test_rank_zero_decides_and_errors_reach_every_rank(tmp_path):
     assert got["callback_error", 0]["message"].startswith("EarlyStopping: monitor 'val_accuracy'")
     assert got["callback_error", 1]["message"].startswith(
         "distributed: rank 0 stopped with an error in validation or a callback after epoch 1")
-    assert sorted(os.listdir(tmp_path)) == ["ckpt-1.npz", "ckpt-2.npz"]
-    saved = ln.load(tmp_path / "ckpt-2.npz")
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["ckpt-1.npz", "ckpt-2.npz"]
+    saved = ln.load(tmp_path / "checkpoints" / "ckpt-2.npz")
     assert saved.epochs_trained == 2
 
 
