@@ -14,11 +14,20 @@ Every rank (process) runs the same script with the same data. Each rank:
   * leaves callbacks, validation, progress bars and files to rank 0, which
     broadcasts its decisions (stop, learning rate, the History row).
 
+Errors: bad arguments or data on any rank, disagreeing ranks, an error in
+rank 0's callbacks and a non-finite step reach every rank as exceptions.
+Anything else that fails on one rank mid-epoch (or Ctrl-C) leaves the others
+waiting in the Allreduce unless the script runs under `python -m mpi4py`:
+launch with `mpiexec -n 4 python -m mpi4py script.py`, and an uncaught
+exception on any rank aborts the whole job with a non-zero status.
+
+Differences from fit on one process: the running accuracy is counted from an
+inference-mode forward of each rank's rows (fit counts the training-mode
+outputs, which differ only with Dropout); each rank draws its own dropout
+masks; Ctrl-C is not turned into an interrupted History.
+
 mpi4py is imported only when distributed training is asked for or a launcher
 (mpiexec) started this process; rank(), size() and is_root() work without it.
-Launch with `mpiexec -n 4 python -m mpi4py script.py`: with `-m mpi4py`, an
-uncaught exception on any rank aborts the whole job (non-zero status) instead
-of leaving the other ranks waiting forever in a collective call.
 """
 from __future__ import annotations
 

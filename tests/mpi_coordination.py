@@ -58,6 +58,15 @@ say("identity", rank_fn=dist.rank(), size_fn=dist.size(), is_root=dist.is_root()
     rank_comm=dist.rank(MPI.COMM_WORLD), size_self=dist.size(MPI.COMM_SELF))
 
 
+# A communicator of one process (each rank alone): the same parameters as fit
+# without MPI at the same batch size.
+alone, plain = make_net(seed=4), make_net(seed=4)
+alone.fit(X, Y, epochs=2, batch_size=8, optimizer=ln.Adam(0.01), distributed=MPI.COMM_SELF)
+plain.fit(X, Y, epochs=2, batch_size=8, optimizer=ln.Adam(0.01))
+say("comm_self", rel_err=float(np.max(np.abs(alone._params - plain._params))
+                               / np.max(np.abs(plain._params))))
+
+
 # A stop decided on rank 0 alone: rank 1's callback object is never called, yet
 # rank 1 stops at the same epoch.
 class StopOnRankZero(ln.Callback):

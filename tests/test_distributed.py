@@ -139,6 +139,8 @@ def test_rank_zero_decides_and_errors_reach_every_rank(tmp_path):
         assert (identity["rank_fn"], identity["size_fn"], identity["is_root"]) == (rank, 2, rank == 0)
         assert (identity["rank_comm"], identity["size_self"]) == (rank, 1)
 
+        assert got["comm_self", rank]["rel_err"] < 1e-12
+
         # A stop that only rank 0's callback asked for ends both ranks after 2 epochs
         stop = got["early_stop", rank]
         assert (stop["epochs_run"], stop["stopped_early"], stop["epochs_trained"]) == (2, True, 2)
