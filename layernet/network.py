@@ -457,7 +457,8 @@ class Network:
             validation_data=None, validation_split: float = 0.0,
             callbacks: Sequence[Callback] | None = None, shuffle: bool = True,
             seed: int | None = 0, verbose: int = 0, sample_weight=None,
-            class_weight=None) -> History:
+            class_weight=None, distributed=False, lr_scaling: str | None = None,
+            warmup_epochs: int = 0) -> History:
         """Minibatch training; returns a History of per-epoch metrics.
 
         lr alone means plain SGD with that rate (default 0.01); optimizer= takes
@@ -477,7 +478,31 @@ class Network:
         computed after the epoch; "lr" is the learning rate the epoch trained
         with. Ctrl-C stops training after the current step: the network keeps
         every completed step and the History (interrupted=True) is returned.
+
+        distributed: True (MPI.COMM_WORLD) or an mpi4py communicator trains
+        data-parallel on every process of it (see layernet.distributed): each
+        runs this same call on the same data; a step takes batch_size rows per
+        process (batch_size * size in all) and gives the parameters one process
+        would get with that global batch. lr_scaling="linear" multiplies the
+        learning rate by the number of processes, reached over warmup_epochs
+        epochs. X may be a memory-mapped array (np.load(path, mmap_mode="r"))
+        of the network's dtype, larger than memory: it is read batch by batch,
+        not copied.
         """
+        # -- distributed training: layernet.distributed runs the whole fit --
+        if distributed is not False and distributed is not None:
+            from . import distributed as _distributed
+            return _distributed.fit(
+                self, X, Y, distributed, epochs=epochs, batch_size=batch_size, lr=lr,
+                optimizer=optimizer, loss=loss, validation_data=validation_data,
+                validation_split=validation_split, callbacks=callbacks, shuffle=shuffle,
+                seed=seed, verbose=verbose, sample_weight=sample_weight,
+                class_weight=class_weight, lr_scaling=lr_scaling, warmup_epochs=warmup_epochs)
+        if lr_scaling is not None or warmup_epochs != 0:
+            raise ValueError(f"lr_scaling, warmup_epochs: apply only to distributed training "
+                             f"(distributed=True); got lr_scaling={lr_scaling!r}, "
+                             f"warmup_epochs={warmup_epochs!r}")
+        # -- end of the distributed hook --
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size")
         seed = check_seed(seed)
