@@ -124,6 +124,9 @@ int ln_dgemm(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
  * through the active instruction set's vector forms. */
 int ln_activation_apply(int dtype, int act, int mode, ptrdiff_t size, const void *in, void *out);
 
+/* The flat index of the first inf or nan among size elements, or -1. */
+ptrdiff_t ln_first_nonfinite(int dtype, ptrdiff_t size, const void *x);
+
 /* The loss of an n x m output H against targets Y, with optional per-row
  * weights w (NULL: all 1), scaled by `scale`; param holds the loss's
  * parameters (may be NULL). Writes dL/dH to grad unless it is NULL. */

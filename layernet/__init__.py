@@ -45,6 +45,7 @@ def _configure_from_environment() -> None:
 
 _configure_from_environment()
 
+from . import distributed  # noqa: E402  (mpi4py is imported only when used)
 from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint  # noqa: E402
 from .layers import Dense, Dropout, Layer, Standardize  # noqa: E402
 from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss  # noqa: E402
@@ -82,5 +83,5 @@ def info() -> dict:
 __all__ = ["ACTIVATIONS", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "CosineAnnealingLR",
            "CrossEntropy", "Dense", "Dropout", "EarlyStopping", "ExponentialLR", "History", "Huber",
            "Layer", "LinearWarmup", "Loss", "MAE", "MSE", "ModelCheckpoint", "Network", "Optimizer",
-           "RMSprop", "ReduceLROnPlateau", "SGD", "Schedule", "Standardize", "StepLR",
+           "RMSprop", "ReduceLROnPlateau", "SGD", "Schedule", "Standardize", "StepLR", "distributed",
            "get_num_threads", "info", "load", "set_num_threads", "__version__"]

@@ -60,6 +60,7 @@ cdef extern from "layernet.h" nogil:
                  double alpha, const double *A, Py_ssize_t lda, const double *B, Py_ssize_t ldb,
                  double beta, double *C, Py_ssize_t ldc, const ln_epilogue *epi) noexcept
 
+    Py_ssize_t ln_first_nonfinite(int dtype, Py_ssize_t size, const void *x) noexcept
     int ln_activation_apply(int dtype, int act, int mode, Py_ssize_t size,
                             const void *inp, void *out) noexcept
     int ln_loss(int dtype, int kind, const double *param, Py_ssize_t n, Py_ssize_t m,

@@ -159,9 +159,10 @@ cdef int _check_status(int status) except -1:
                      f"this is a bug in layernet's validation")
 
 
-def _nonfinite_input(name, Py_ssize_t flat, Py_ssize_t cols, value):
+def _nonfinite_input(name, Py_ssize_t flat, Py_ssize_t cols, value, hint=True):
+    skip = " (pass check_finite=False to skip this check)" if hint else ""
     return ValueError(f"{name}: row {flat // cols}, column {flat % cols} is {value}; expected "
-                      f"finite values (pass check_finite=False to skip this check)")
+                      f"finite values{skip}")
 
 
 # ---------------------------------------------------------------------------
@@ -572,6 +573,8 @@ cdef class NetEngine:
         cdef int status, i
         if not self._xy(X, Y, &n, &xp, &yp) or self._batch_opts(&o, loss_kind, param, w, n, 0, 1, seed, 0):
             return None
+        self._check_finite_inputs(X, xp, n, self.n_in, "X")
+        self._check_finite_inputs(Y, yp, n, self.n_out, "Y")
         opt.kind = _SGD_KIND
         opt.lr = lr
         opt.weight_decay = 0.0
@@ -589,6 +592,16 @@ cdef class NetEngine:
             self._pool.append(ws)
         _check_status(status)
         return value
+
+    cdef int _check_finite_inputs(self, a, const void *p, Py_ssize_t n, Py_ssize_t cols,
+                                  name) except -1:
+        """ValueError naming the row and column of the first inf or nan."""
+        cdef Py_ssize_t bad
+        with nogil:
+            bad = ln_first_nonfinite(self.dtype_code, n * cols, p)
+        if bad >= 0:
+            raise _nonfinite_input(name, bad, cols, a.flat[bad], hint=False)
+        return 0
 
     def fit_batches(self, X, Y, w, cnp.ndarray perm, Py_ssize_t batch_size, Py_ssize_t first_batch,
                     Py_ssize_t n_batches, int loss_kind, param, optimizer, states, uint64_t seed):

@@ -56,6 +56,24 @@ def to_dtype(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     return out
 
 
+def real_array(value, shape: tuple, dtype: np.dtype, name: str) -> np.ndarray:
+    """value as a finite array of real numbers of `shape`, converted to `dtype`
+    (TypeError for anything but real numbers, such as complex values, strings
+    or integers too large for any numeric dtype; ValueError for a wrong shape,
+    inf or nan, or values beyond the dtype's range)."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"{name}: expected an array of real numbers, got {type(value).__name__}") from exc
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected real numbers, got an array of dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {arr.shape}")
+    out = to_dtype(arr, dtype, name)
+    check_finite(out.reshape(-1, 1) if out.ndim != 2 else out, name)
+    return out
+
+
 def check_lr(lr) -> float:
     """A learning rate: a finite number >= 0."""
     if type(lr) is float and 0.0 <= lr < math.inf:     # the common case, checked fast
@@ -136,8 +154,19 @@ def first_nonfinite(a: np.ndarray):
     return tuple(int(i) for i in np.argwhere(bad)[0])
 
 
+def first_nonfinite_in_blocks(a: np.ndarray, rows_per_block: int = 4096):
+    """first_nonfinite over blocks of rows, so a memory-mapped array larger
+    than memory is checked without a boolean copy of its whole size."""
+    for start in range(0, a.shape[0], rows_per_block):
+        where = first_nonfinite(a[start:start + rows_per_block])
+        if where is not None:
+            return (where[0] + start, where[1])
+    return None
+
+
 def check_finite(a: np.ndarray, name: str) -> None:
-    where = first_nonfinite(a if a.ndim == 2 else a.reshape(-1, 1))
+    """ValueError naming the first inf or nan of a 1-D or 2-D array."""
+    where = first_nonfinite_in_blocks(a if a.ndim == 2 else a.reshape(-1, 1))
     if where is not None:
         shown = f"row {where[0]}, column {where[1]}" if a.ndim == 2 else f"element {where[0]}"
         value = a[where] if a.ndim == 2 else a[where[0]]

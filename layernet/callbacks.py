@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 from ._validation import check_int
@@ -50,6 +51,10 @@ class History(dict):
 
 class Callback:
     """Base class. Override the hooks you need; on_epoch_end returns True to stop."""
+
+    def check_metrics(self, metrics) -> None:
+        """Called before training with the names the epochs' logs will hold;
+        raise ValueError if this callback needs one that will not be there."""
 
     def on_train_begin(self, net) -> None:
         pass
@@ -124,6 +129,13 @@ def _check_monitor(monitor: str) -> str:
     return monitor
 
 
+def _require_monitor(who: str, monitor: str, metrics) -> None:
+    """ValueError before training when `monitor` will not be among the epochs' metrics."""
+    if monitor not in metrics:
+        raise ValueError(f"{who}: monitor {monitor!r} will not be among the epoch's metrics "
+                         f"{sorted(metrics)} (val_* metrics need validation data)")
+
+
 def _improved(monitor: str, value: float, best: float, min_delta: float) -> bool:
     """Losses improve downwards, accuracies upwards."""
     if monitor.endswith("accuracy"):
@@ -145,6 +157,9 @@ class EarlyStopping(Callback):
         self.best_epoch: int | None = None
         self.best_value: float | None = None
         self.stopped_epoch: int | None = None
+
+    def check_metrics(self, metrics) -> None:
+        _require_monitor("EarlyStopping", self.monitor, metrics)
 
     def on_train_begin(self, net) -> None:
         self._best = -math.inf if self.monitor.endswith("accuracy") else math.inf
@@ -181,7 +196,7 @@ class ModelCheckpoint(Callback):
     def __init__(self, path, save_best_only: bool = False, monitor: str = "val_loss"):
         if not isinstance(path, (str, bytes)) and not hasattr(path, "__fspath__"):
             raise TypeError(f"path: expected a file name, got {type(path).__name__}")
-        self.path = str(path)
+        self.path = os.fsdecode(os.fspath(path))
         try:
             self.path.format(epoch=1)
         except (KeyError, IndexError, ValueError, AttributeError) as exc:
@@ -191,6 +206,10 @@ class ModelCheckpoint(Callback):
         self.save_best_only = bool(save_best_only)
         self.monitor = _check_monitor(monitor)
         self._best = None
+
+    def check_metrics(self, metrics) -> None:
+        if self.save_best_only:
+            _require_monitor("ModelCheckpoint", self.monitor, metrics)
 
     def on_train_begin(self, net) -> None:
         self._best = -math.inf if self.monitor.endswith("accuracy") else math.inf

@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from . import _kernels
-from ._validation import check_width
+from ._validation import check_width, real_array
 from .optimizers import check_number
 
 #: activation names Dense accepts (None means "identity"), from the C table
@@ -132,26 +132,14 @@ class Layer:
 
     def _require_built(self) -> None:
         if self._params is None:
-            raise AttributeError(f"this {type(self).__name__} layer has no parameters yet: add it to "
-                                 f"a Network, which creates them")
+            raise ValueError(f"this {type(self).__name__} layer has no parameters yet: add it to "
+                             f"a Network, which creates them")
 
     def _assign(self, name: str, value) -> None:
         """Copy `value` into parameter `name` (same buffer: the engine keeps pointing at it)."""
         self._require_built()
         target = self._params[name] if name in self._params else self._consts[name]
-        try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name}: expected a numeric array, got {type(value).__name__}") from exc
-        if array.shape != target.shape:
-            raise ValueError(f"{name}: expected shape {target.shape}, got {array.shape}")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{name}: expected finite values, got inf or nan")
-        with np.errstate(over="ignore"):
-            converted = array.astype(target.dtype)
-        if not np.all(np.isfinite(converted)):
-            raise ValueError(f"{name}: values beyond the range of {target.dtype}")
-        target[...] = converted
+        target[...] = real_array(value, target.shape, target.dtype, name)
 
     # The C node and the model file -------------------------------------------
     def _node(self) -> tuple[str, int, int, str, float]:

@@ -46,7 +46,16 @@ def _state_member(k: int, i: int, name: str) -> str:
 
 
 def _contents(net, include_optimizer: bool, metadata: dict) -> dict:
-    """The archive's arrays, header first."""
+    """The archive's arrays, header first; refuses what load would refuse."""
+    epochs = net.epochs_trained
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 0 <= epochs < 2**62:
+        raise ValueError(f"epochs_trained: expected an integer >= 0, got {epochs!r}")
+    for i, layer in enumerate(net.layers):
+        if layer.built:
+            for name, a in {**layer.parameters(), **layer.constants()}.items():
+                if not np.all(np.isfinite(a)):
+                    raise ValueError(f"layers[{i}].{name}: holds inf or nan; a model file keeps "
+                                     f"finite parameters only")
     header = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -54,7 +63,7 @@ def _contents(net, include_optimizer: bool, metadata: dict) -> dict:
         "dtype": net.dtype.name,
         "loss": net.loss_function.config(),
         "layers": [layer.spec() for layer in net.layers],
-        "epochs_trained": net.epochs_trained,
+        "epochs_trained": int(epochs),
         "classes": net.classes,
         "optimizer": None,
         "metadata": metadata,
@@ -81,8 +90,7 @@ def _contents(net, include_optimizer: bool, metadata: dict) -> dict:
 
 
 def _checked_metadata(net, metadata) -> dict:
-    if metadata is None:
-        return net.metadata
+    metadata = net.metadata if metadata is None else metadata
     if not isinstance(metadata, dict):
         raise TypeError(f"metadata: expected a dict, got {type(metadata).__name__}")
     return dict(metadata)

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _kernels
 from ._validation import (as_features, check_finite, check_fraction, check_int, check_lr,
-                          check_dtype, check_positive_int, check_seed, to_dtype)
+                          check_dtype, check_positive_int, check_seed, real_array, to_dtype)
 from .callbacks import Callback, History, ProgressBar
 from .layers import Layer
 from .losses import Loss, get_loss
@@ -162,7 +162,11 @@ class Network:
 
     def summary(self, file=None) -> None:
         """Print a table of the layers: type, output shape, settings and
-        parameter count, ending with the totals (like Keras's summary)."""
+        parameter count, ending with the totals (like Keras's summary), to
+        `file` (a text stream; default standard output)."""
+        if file is not None and not callable(getattr(file, "write", None)):
+            raise TypeError(f"file: expected a text stream with a write method, got "
+                            f"{type(file).__name__}")
         rows = [("#", "Layer", "Output shape", "Settings", "Params")]
         for i, layer in enumerate(self._layers):
             name, settings = layer.summary_row()
@@ -221,16 +225,10 @@ class Network:
         weights = list(weights)
         if len(weights) != len(self._tensors):
             raise ValueError(f"weights: expected {len(self._tensors)} arrays, got {len(weights)}")
-        arrays = []
-        for i, (w, (off, shape)) in enumerate(zip(weights, self._tensors)):
-            a = as_features(np.asarray(w, dtype=np.float64).reshape(1, -1), int(np.prod(shape)),
-                            self.dtype, f"weights[{i}]") if np.shape(w) == shape else None
-            if a is None:
-                raise ValueError(f"weights[{i}]: expected shape {shape}, got {np.shape(w)}")
-            check_finite(a, f"weights[{i}]")
-            arrays.append((off, a.ravel()))
+        arrays = [(off, real_array(w, shape, self.dtype, f"weights[{i}]"))
+                  for i, (w, (off, shape)) in enumerate(zip(weights, self._tensors))]
         for off, a in arrays:
-            self._params[off:off + a.size] = a
+            self._params[off:off + a.size] = a.ravel()
 
     # Inputs ------------------------------------------------------------------
     def _features(self, X, name: str = "X") -> np.ndarray:
@@ -535,8 +533,16 @@ class Network:
             keys = ["loss", *running, "lr"]
             if val is not None:
                 keys += ["val_loss", *(f"val_{m}" for m in self._loss.metric_names)]
+            try:
+                for cb in callbacks:
+                    cb.check_metrics(keys)
+            except BaseException:
+                self._loss = previous_loss
+                raise
             history = History(keys)
+            previous_opt = self.optimizer
             self._bind_optimizer(opt)
+            steps_before = opt.step
             base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**63))
             for cb in callbacks:
                 cb.on_train_begin(self)
@@ -564,6 +570,11 @@ class Network:
                 warnings.warn(f"training interrupted during epoch {self.epochs_trained + 1}; the "
                               f"network holds the parameters of its last completed step",
                               RuntimeWarning, stacklevel=2)
+            except BaseException:
+                if opt.step == steps_before:
+                    # Nothing was trained: the network keeps its optimizer and loss too
+                    self.optimizer, self._loss = previous_opt, previous_loss
+                raise
             finally:
                 for cb in callbacks:
                     cb.on_train_end(self)
@@ -635,15 +646,25 @@ class Network:
         from .model_file import to_bytes
         return to_bytes(self, include_optimizer=include_optimizer)
 
+    def _run_state(self) -> dict:
+        """What the model file leaves out but train_step's dropout masks depend on."""
+        return {"dropout_seed": self._dropout_seed, "sgd_steps": self._sgd_steps}
+
+    def __setstate__(self, state: dict) -> None:
+        self._dropout_seed = check_int(state["dropout_seed"], "dropout_seed", 0, 2**64 - 1)
+        self._sgd_steps = check_int(state["sgd_steps"], "sgd_steps", 0)
+
     def __reduce__(self):
         # Pickles through the safe model format: the payload is the .npz bytes.
         from .model_file import from_bytes
-        return from_bytes, (self.to_bytes(include_optimizer=True),)
+        return from_bytes, (self.to_bytes(include_optimizer=True),), self._run_state()
 
     def __copy__(self) -> "Network":
         """An independent copy (parameters, optimizer state and metadata are not shared)."""
         from .model_file import from_bytes
-        return from_bytes(self.to_bytes(include_optimizer=True))
+        twin = from_bytes(self.to_bytes(include_optimizer=True))
+        twin.__setstate__(self._run_state())
+        return twin
 
     def __deepcopy__(self, memo) -> "Network":
         return self.__copy__()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from ._validation import check_int
-from .callbacks import Callback, _check_monitor
+from .callbacks import Callback, _check_monitor, _require_monitor
 from .optimizers import check_number
 
 
@@ -105,6 +105,9 @@ class ReduceLROnPlateau(Callback):
         self.best: float | None = None
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
+
+    def check_metrics(self, metrics) -> None:
+        _require_monitor("ReduceLROnPlateau", self.monitor, metrics)
 
     def _better(self, value: float) -> bool:
         if self.best is None:

@@ -418,7 +418,7 @@ def test_invalid_dropout_rates(tmp_path, original, rate):
     _check_all([(f"dropout rate {rate!r}", data)], tmp_path, original, must_refuse=True)
 
 
-@pytest.mark.parametrize("loss", ["huber", "", 5, None, [], {"name": "huber"},
+@pytest.mark.parametrize("loss", ["hinge", "", 5, None, [], {"name": "hinge"},
                                   {"name": ["mse"]}, {"name": "cross_entropy", "delta": 1.0},
                                   {"nom": "mse"}, "mse_sum "])
 def test_unknown_losses(tmp_path, original, loss):

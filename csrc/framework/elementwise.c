@@ -3,8 +3,15 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "layernet.h"
 #include "framework/elementwise.h"
 #include "kernels/kernels.h"
 
 #define LN_TEMPLATE "framework/elementwise_tmpl.h"
 #include "framework/typed.h"
+
+ptrdiff_t ln_first_nonfinite(int dtype, ptrdiff_t size, const void *x)
+{
+    return dtype == LN_FLOAT32 ? ln_first_nonfinite_f32(size, (const float *)x)
+                               : ln_first_nonfinite_f64(size, (const double *)x);
+}
