@@ -267,11 +267,12 @@ POISON_AT = {"nan_Y": ("Y", 2, 1), "inf_X": ("X", 1, 0), "nan_X": ("X", 3, 3), "
 
 @pytest.mark.parametrize("kind", POISONS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_nonfinite_train_step_leaves_params(dtype, kind):
+def test_nonfinite_train_step_data_is_named_and_leaves_params(dtype, kind):
     net = make_net(dtype)
     X, Y = _poison(kind, *data(dtype=dtype))
     snap = snapshot(net)
-    with pytest.raises(FloatingPointError):
+    name, r, c = POISON_AT[kind]
+    with pytest.raises(ValueError, match=rf"{name}: row {r}, column {c} is .*finite"):
         net.train_step(X, Y, 0.1)
     assert_unchanged(net, snap)
     # and the network still works afterwards

@@ -244,7 +244,8 @@ def test_copies_are_independent_and_equal(make_copy):
 
 def test_pickle_payload_is_the_model_file():
     net = trained_net()
-    func, args = net.__reduce__()
+    func, args, state = net.__reduce__()
     assert func is ln.model_file.from_bytes
     assert args[0][:4] == b"PK\x03\x04"
+    assert set(state) == {"dropout_seed", "sgd_steps"}
     np.testing.assert_array_equal(ln.load(args[0]).layers[0].W, net.layers[0].W)
