@@ -64,10 +64,11 @@ def standardized(X: np.ndarray) -> np.ndarray:
 
 
 def values(out: str) -> dict:
-    """'name: number' lines of evaluate's output."""
+    """'name: number' lines of evaluate's output ("loss (what it is): number" too)."""
     result = {}
     for line in out.splitlines():
-        key, _, value = line.partition(": ")
+        key, _, value = line.rpartition(": ")
+        key = key.split(" (")[0]
         try:
             result[key] = float(value)
         except ValueError:
@@ -79,6 +80,20 @@ def values(out: str) -> dict:
 # End to end
 # ---------------------------------------------------------------------------
 
+def forward(net, X: np.ndarray) -> np.ndarray:
+    """The network's output computed with numpy in float64, layer by layer."""
+    H = np.asarray(X, dtype=np.float64)
+    for layer in net.layers:
+        if layer.kind == "standardize":
+            H = (H - layer.mean.astype(np.float64)) / layer.std.astype(np.float64)
+        elif layer.kind == "dense":
+            H = H @ layer.W.astype(np.float64) + layer.B.astype(np.float64)
+            H = {"relu": lambda v: np.maximum(v, 0), "tanh": np.tanh,
+                 "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "identity": lambda v: v}[
+                layer.activation](H)
+    return H
+
+
 def test_regression_train_evaluate_predict_info(tmp_path, capsys, data):
     model = tmp_path / "reg.npz"
     code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--features",
@@ -86,47 +101,75 @@ def test_regression_train_evaluate_predict_info(tmp_path, capsys, data):
                          "--out", model)
     assert code == 0, err
     assert "train: loss" in out and f"wrote {model}" in out and model.exists()
+    assert "epoch losses are on standardized targets" in out
 
     net = ln.load(model)
     meta = net.metadata
     assert meta["features"] == FEATURES and meta["targets"] == ["price"]
-    np.testing.assert_allclose(meta["standardize"]["mean"], data["X"].mean(axis=0))
-    np.testing.assert_allclose(meta["standardize"]["std"], data["X"].std(axis=0))
-    np.testing.assert_allclose(meta["target_standardize"]["mean"], [data["price"].mean()])
-    assert net.optimizer is not None and net.epochs_trained == 3   # saved with its optimizer
-    assert [l.n_out for l in net.layers] == [8, 1]
+    assert "standardize" not in meta and "target_standardize" not in meta
+    # the feature statistics live in the model's first layer
+    assert [l.kind for l in net.layers] == ["standardize", "dense", "dense"]
+    np.testing.assert_allclose(net.layers[0].mean, data["X"].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(net.layers[0].std, data["X"].std(axis=0), rtol=1e-6)
+    y_mean, y_std = data["price"].mean(), data["price"].std()
+    np.testing.assert_allclose(meta["target_statistics"]["mean"], [y_mean], rtol=1e-12)
+    np.testing.assert_allclose(meta["target_statistics"]["std"], [y_std], rtol=1e-12)
+    assert net.optimizer is None and net.epochs_trained == 3   # see the module notes
+    assert [l.n_out for l in net.layers] == [3, 8, 1]
 
-    # predict: network output on hand-standardized features, mapped back to price units
+    # The same training done with the library on standardized targets, rescaled by hand,
+    # predicts what the saved model predicts on raw rows.
+    twin = ln.Network([ln.Standardize(data["X"].mean(axis=0), data["X"].std(axis=0)),
+                       ln.Dense(3, 8, activation="relu"), ln.Dense(8, 1)], seed=0)
+    twin.fit(data["X"], (data["price"] - y_mean) / y_std, epochs=3, batch_size=16,
+             optimizer=ln.Adam(1e-3), seed=0)
+    expected = twin.predict(data["X"])[:, 0].astype(np.float64) * y_std + y_mean
+    np.testing.assert_allclose(net.predict(data["X"])[:, 0], expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(forward(net, data["X"])[:, 0], expected, rtol=1e-5, atol=1e-4)
+
+    # predict: the loaded model's output on the raw rows, to the printed precision
     preds = tmp_path / "preds.csv"
     code, out, err = run(capsys, "predict", model, data["csv"], "--out", preds)
-    assert code == 0, err and "wrote 120 predictions" in out
+    assert code == 0, err
+    assert "wrote 120 predictions" in out
     header, rows = read_csv(preds)
     assert header == ["price"]
     got = np.array([float(r[0]) for r in rows])
-    y_mean, y_std = data["price"].mean(), data["price"].std()
-    expected = net.predict(standardized(data["X"]))[:, 0].astype(np.float64) * y_std + y_mean
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, net.predict(data["X"])[:, 0], rtol=6e-7, atol=0)
 
-    # evaluate: the loss on standardized targets, rmse in price units
+    # evaluate: the loss on standardized targets, rmse, mae and r2 in price units
     code, out, err = run(capsys, "evaluate", model, data["csv"], "--target", "price")
     assert code == 0, err
+    assert "loss (mse on standardized targets): " in out
     m = values(out)
-    ys = (data["price"] - y_mean) / y_std
-    hand = net.predict(standardized(data["X"]))[:, 0].astype(np.float64)
-    assert m["loss"] == pytest.approx(np.mean((hand - ys) ** 2), rel=1e-4)
-    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((expected - data["price"]) ** 2)), rel=1e-4)
+    pred = net.predict(data["X"])[:, 0].astype(np.float64)
+    assert m["loss"] == pytest.approx(np.mean(((pred - data["price"]) / y_std) ** 2), rel=1e-5)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((pred - data["price"]) ** 2)), rel=1e-5)
+    assert m["mae"] == pytest.approx(np.mean(np.abs(pred - data["price"])), rel=1e-5)
+    r2 = 1 - np.sum((pred - data["price"]) ** 2) / np.sum((data["price"] - y_mean) ** 2)
+    assert m["r2"] == pytest.approx(r2, rel=1e-5)
+    # the library's evaluate on raw rows is in price units: its mse is the CLI's times std**2
+    assert float(net.evaluate(data["X"], data["price"])["loss"]) == pytest.approx(
+        m["loss"] * y_std ** 2, rel=1e-4)
     assert "accuracy" not in m
 
     code, out, err = run(capsys, "info", model)
     assert code == 0, err
-    assert "architecture: 3 -> 8 (relu) -> 1 (identity)" in out
+    assert "architecture: 3 -> standardize -> 8 (relu) -> 1 (identity)" in out
     assert f"parameters: {3 * 8 + 8 + 8 + 1}" in out
     assert "dtype: float32" in out and "loss: mse" in out
     assert "features (3): x1, x2, x3" in out and "targets: price" in out
+    assert "standardized: features, by the model's first layer; trained on standardized " \
+           "targets, predicts in the targets' units" in out
 
     code, out, err = run(capsys, "info", model, "--json")
     doc = json.loads(out)
     assert doc["parameters"] == 41 and doc["metadata"]["features"] == FEATURES
+
+
+def softmax(Z: np.ndarray) -> np.ndarray:
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
 
 
 def test_classification_with_string_labels(tmp_path, capsys, data):
@@ -137,30 +180,41 @@ def test_classification_with_string_labels(tmp_path, capsys, data):
                          *FAST, "--out", model)
     assert code == 0, err
     assert "(3 classes)" in out and "accuracy" in out
+    assert "train: loss " in out and "(cross_entropy, nats per row)" in out
     net = ln.load(model)
-    assert net.metadata["labels"] == ["high", "low", "mid"]
+    assert net.classes == ["high", "low", "mid"] and "labels" not in net.metadata
     assert net.loss_name == "cross_entropy" and net.dtype == np.float64
-    assert net.optimizer.config()["momentum"] == 0.9
+    assert net.optimizer.config()["momentum"] == 0.9   # a classifier keeps its optimizer
+    labels = np.array(["high", "low", "mid"])
+    expected_proba = softmax(forward(net, data["X"]))
+    expected_labels = labels[expected_proba.argmax(axis=1)]
 
-    # predictions to stdout: the original labels and each class's probability
+    # without --proba: the label only, as predict_classes gives it on the raw rows
     code, out, err = run(capsys, "predict", model, data["csv"])
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["kind"] and all(len(r) == 1 for r in rows)
+    assert [r[0] for r in rows[1:]] == list(net.predict_classes(data["X"]))
+    assert [r[0] for r in rows[1:]] == list(expected_labels)
+
+    # --proba: each class's probability beside the label, equal to predict_proba
+    code, out, err = run(capsys, "predict", model, data["csv"], "--proba")
     assert code == 0, err
     rows = list(csv.reader(out.splitlines()))
     assert rows[0] == ["kind", "p_high", "p_low", "p_mid"]
     proba = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
-    logits = net.predict(standardized(data["X"]))
-    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
-    expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)
-    labels = np.array(["high", "low", "mid"])
-    assert [r[0] for r in rows[1:]] == list(labels[logits.argmax(axis=1)])
+    np.testing.assert_array_equal(proba, net.predict_proba(data["X"]))   # float64: repr
+    np.testing.assert_allclose(proba, expected_proba, rtol=1e-12, atol=1e-15)
+    assert [r[0] for r in rows[1:]] == list(expected_labels)
 
     code, out, err = run(capsys, "evaluate", model, data["csv"], "--target", "kind")
     assert code == 0, err
+    assert "loss (cross_entropy, nats per row): " in out
     m = values(out)
     truth = np.searchsorted(labels, data["kind"])
-    assert m["accuracy"] == pytest.approx(np.mean(logits.argmax(axis=1) == truth), abs=1e-4)
-    log_p = np.log(expected[np.arange(len(truth)), truth])
+    assert m["accuracy"] == pytest.approx(np.mean(expected_proba.argmax(axis=1) == truth),
+                                          abs=1e-4)
+    log_p = np.log(expected_proba[np.arange(len(truth)), truth])
     assert m["loss"] == pytest.approx(-log_p.mean(), rel=1e-6)
 
     code, out, err = run(capsys, "info", model)
@@ -212,9 +266,7 @@ def test_npy_and_npz_inputs(tmp_path, capsys, data):
     code, out_b, _ = run(capsys, "predict", model, tmp_path / "d.npy")
     assert out_a == out_b
     got = np.array([float(v) for v in out_a.splitlines()[1:]])
-    expected = (net.predict(standardized(data["X"]))[:, 0] * data["price"].std()
-                + data["price"].mean())
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, forward(net, data["X"])[:, 0], rtol=1e-5, atol=1e-4)
 
     # .npz with X and y: no --target needed; integer labels print as integers
     labels = (data["X"][:, 0] > 0).astype(np.int64)
@@ -223,23 +275,26 @@ def test_npy_and_npz_inputs(tmp_path, capsys, data):
     code, out, err = run(capsys, "train", tmp_path / "xy.npz", "--loss", "cross_entropy",
                          *FAST, "--out", model)
     assert code == 0, err
-    assert ln.load(model).metadata["labels"] == ["0", "1"]
+    net = ln.load(model)
+    assert net.classes == [0, 1] and all(type(c) is int for c in net.classes)
     code, out, err = run(capsys, "evaluate", model, tmp_path / "xy.npz")
     assert code == 0 and "accuracy: " in out
     code, out, err = run(capsys, "predict", model, tmp_path / "xy.npz")
-    assert {r.split(",")[0] for r in out.splitlines()[1:]} <= {"0", "1"}
+    assert out.splitlines()[0] == "y0"
+    assert [int(r) for r in out.splitlines()[1:]] == net.predict_classes(data["X"]).tolist()
 
 
 def test_early_stopping_and_validation_metrics(tmp_path, capsys, data):
     model = tmp_path / "m.npz"
     code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--features",
                          ",".join(FEATURES), "--epochs", "40", "--lr", "0.05", "--optimizer",
-                         "sgd", "--patience", "0", "--val-split", "0.25", "-q", "--out", model)
+                         "sgd", "--patience", "1", "--val-split", "0.25", "-q", "--out", model)
     assert code == 0, err
     assert "validation: loss" in out and "stopped early after epoch" in out
     net = ln.load(model)
     meta = net.metadata
     assert meta["training"]["epochs"] < 40 and net.epochs_trained == meta["training"]["epochs"]
+    assert meta["training"]["patience"] == 1
     assert meta["rows"] == {"train": 90, "validation": 30}
     assert set(meta["metrics"]) == {"train", "validation"}
 
@@ -426,8 +481,20 @@ def test_error_unknown_label_at_evaluate(tmp_path, capsys, data):
      "argument --val-split: expected a fraction in [0, 1)"),
     (["train", "DATA", "--target", "price", "--out", "m.npz", "--lr", "-1"],
      "argument --lr: expected a positive number"),
-    (["train", "DATA", "--target", "price", "--out", "m.npz", "--optimizer", "rmsprop"],
-     "argument --optimizer: invalid choice: 'rmsprop'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--optimizer", "adagrad"],
+     "argument --optimizer: invalid choice: 'adagrad'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--schedule", "linear"],
+     "argument --schedule: invalid choice: 'linear'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--dropout", "1"],
+     "argument --dropout: expected a fraction in [0, 1), got '1'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--clip-norm", "0"],
+     "argument --clip-norm: expected a positive number, got '0'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--class-weight", "auto"],
+     "argument --class-weight: invalid choice: 'auto'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--loss", "hinge"],
+     "argument --loss: invalid choice: 'hinge'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--patience", "-1"],
+     "argument --patience: expected an integer >= 0, got '-1'"),
     (["fly"], "invalid choice: 'fly'"),
     ([], "the following arguments are required: COMMAND"),
 ])
@@ -659,8 +726,9 @@ def test_unusual_but_valid_csv_reads_like_the_plain_file(tmp_path, capsys, good_
                                                   *good_model["evaluation"]]
     # Trained on the same numbers, the model is the good one: same statistics and outputs.
     trained, good = ln.load(model), ln.load(good_model["model"])
-    assert trained.metadata["standardize"] == good.metadata["standardize"]
-    assert trained.metadata["target_standardize"] == good.metadata["target_standardize"]
+    np.testing.assert_array_equal(trained.layers[0].mean, good.layers[0].mean)
+    np.testing.assert_array_equal(trained.layers[0].std, good.layers[0].std)
+    assert trained.metadata["target_statistics"] == good.metadata["target_statistics"]
     code, out, err = run(capsys, "predict", model, good_model["csv"])
     assert code == 0, err
     np.testing.assert_allclose([float(v) for v in out.splitlines()[1:]],
@@ -705,41 +773,51 @@ def test_huge_feature_and_target_values_train_and_evaluate(tmp_path, capsys):
     data.write_text("x1,x2,y\n" + "".join(f"{a!r},{b!r},{c!r}\n"
                                           for (a, b), c in zip(X.tolist(), y.tolist())))
     model = tmp_path / "m.npz"
+    # a float32 model cannot take such raw values; the message says what can
     code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--out", model)
+    check_error(code, err, f"{data}: row 2, column 'x1'", "beyond the range of a float32 model",
+                "use --dtype float64")
+    assert not model.exists()
+
+    code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--dtype", "float64",
+                         "--out", model)
     assert code == 0, err
     net = ln.load(model)
-    stats = net.metadata["standardize"]
     scale = np.abs(X).max(axis=0)     # numpy's statistics of the scaled columns, scaled back
-    np.testing.assert_allclose(stats["mean"], (X / scale).mean(axis=0) * scale, rtol=1e-12)
-    np.testing.assert_allclose(stats["std"], (X / scale).std(axis=0) * scale, rtol=1e-12)
-    y_mean, y_std = net.metadata["target_standardize"]["mean"][0], \
-        net.metadata["target_standardize"]["std"][0]
+    np.testing.assert_allclose(net.layers[0].mean, (X / scale).mean(axis=0) * scale, rtol=1e-12)
+    np.testing.assert_allclose(net.layers[0].std, (X / scale).std(axis=0) * scale, rtol=1e-12)
+    y_std = net.metadata["target_statistics"]["std"][0]
     np.testing.assert_allclose(y_std, (y / 1e155).std() * 1e155, rtol=1e-12)
 
     code, out, err = run(capsys, "evaluate", model, data, "--target", "y")
     assert code == 0, err
-    Z = (X - np.array(stats["mean"])) / np.array(stats["std"])
-    pred = net.predict(Z)[:, 0].astype(np.float64) * y_std + y_mean
+    pred = net.predict(X)[:, 0]
+    np.testing.assert_allclose(pred / 1e155, forward(net, X)[:, 0] / 1e155, rtol=1e-9)
     err_scaled = (pred - y) / 1e155
     m = values(out)
+    # printed with 6 significant digits
     assert m["rmse"] == pytest.approx(np.sqrt(np.mean(err_scaled ** 2)) * 1e155, rel=1e-5)
     assert m["mae"] == pytest.approx(np.mean(np.abs(err_scaled)) * 1e155, rel=1e-5)
+    assert m["loss"] == pytest.approx(np.mean(err_scaled ** 2) / (y_std / 1e155) ** 2, rel=1e-5)
     code, out, err = run(capsys, "predict", model, data)
     assert code == 0, err
-    np.testing.assert_allclose([float(v) for v in out.splitlines()[1:]], pred, rtol=1e-5)
+    np.testing.assert_array_equal([float(v) for v in out.splitlines()[1:]], pred)
 
 
-def test_value_beyond_float32_after_standardizing(tmp_path, capsys, good_model):
+def test_value_beyond_float32(tmp_path, capsys, good_model):
     data = tmp_path / "far.csv"
     data.write_text("x1,x2,y\n0.5,1,2\n1e39,1,2\n")
     for command in ("predict", "evaluate"):
         argv = [command, good_model["model"], data] + (["--target", "y"] * (command == "evaluate"))
         code, out, err = run(capsys, *argv)
         check_error(code, err, f"{data}: row 3, column 'x1'", "the value 1e+39",
-                    "beyond the range of a float32 model")
+                    "beyond the range of a float32 model (numbers up to 3.4e+38)")
         assert out == ""
-    # the same value is a valid training input: its own statistics keep it in range
     code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--out", tmp_path / "m.npz")
+    check_error(code, err, f"{data}: row 3, column 'x1'", "the value 1e+39",
+                "use --dtype float64 for such values")
+    code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--dtype", "float64",
+                         "--out", tmp_path / "m.npz")
     assert code == 0, err
 
 
@@ -747,21 +825,22 @@ def test_non_finite_predictions_are_an_error(tmp_path, capsys):
     data = tmp_path / "extreme.csv"
     data.write_text("x,y\n" + "".join(f"{s},{s * 1e308!r}\n" for s in [-1.0, 1.0] * 10))
     model = tmp_path / "m.npz"
-    code, out, err = run(capsys, "train", data, "--target", "y", "--layers", "none", "--epochs",
-                         "2", "--val-split", "0", "-q", "--out", model)
+    train = ["train", data, "--target", "y", "--layers", "none", "--epochs", "2", "--val-split",
+             "0", "-q", "--out", model]
+    # float32 cannot hold the targets' standard deviation, 1e308
+    code, out, err = run(capsys, *train)
+    check_error(code, err, f"{data}: column 'y' has a standard deviation of 1e+308",
+                "beyond the range of a float32 model", "use --dtype float64")
+    code, out, err = run(capsys, *train, "--dtype", "float64")
     assert code == 0, err
     far = tmp_path / "far.csv"
     far.write_text("x,y\n1,1e308\n1e30,1e308\n")
-    code, out, err = run(capsys, "predict", model, far)
-    # x = 1e30 is a finite float32 input and output; scaled back by the target's
-    # standard deviation (1e308) the prediction overflows float64.
-    check_error(code, err, f"{far}: row 3: the model's prediction is not finite (inf); in the "
-                f"targets' units it exceeds the float64 range")
-    assert out == ""
-    code, out, err = run(capsys, "evaluate", model, far, "--target", "y")
-    check_error(code, err, f"{far}: some predictions, in the targets' units, exceed the float64 "
-                f"range")
-    assert out == ""
+    # x = 1e30 times a last layer scaled by 1e308 overflows float64
+    for command in (["predict", model, far], ["evaluate", model, far]):
+        code, out, err = run(capsys, *command)
+        check_error(code, err, f"{far}: row 3: the model's prediction is not finite (inf); the "
+                    f"inputs lie too far outside the training data for this float64 network")
+        assert out == ""
 
 
 def test_unusable_statistics_name_file_and_column(tmp_path, capsys):
