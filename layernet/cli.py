@@ -669,6 +669,8 @@ def _in_target_units(net, y_scaler: Standardizer, seed: int):
 
 def cmd_train(args) -> int:
     """Train a network on a data file and write the model (with its metadata)."""
+    import layernet as ln
+
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -740,7 +742,6 @@ def cmd_train(args) -> int:
     callbacks: list = []
     early = None
     if patience:
-        import layernet as ln
         early = ln.EarlyStopping(monitor=monitor, patience=patience, restore_best=True)
         callbacks.append(early)
     schedule, schedule_text = _schedule(args.schedule, args.epochs, lr, monitor, patience)
