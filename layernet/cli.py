@@ -30,9 +30,10 @@ The `loss` a report prints names its definition and units: a regression's
 loss is taken on standardized targets (the scale the epoch losses, the
 validation loss and early stopping use), while rmse, mae and r2 are in the
 targets' units; a classifier's loss is the mean cross-entropy per row in
-nats. Models written before models carried their preprocessing (metadata
-"standardize" and "target_standardize": a network on standardized inputs
-and outputs) are still read and used as before.
+nats. Models of the metadata layout are read too: their statistics sit in
+the metadata keys "standardize" and "target_standardize", and their network
+works on standardized inputs and outputs, which predict and evaluate
+standardize and undo around it.
 
 Every failure ends with one line on stderr, "layernet: error: ...", and exit
 status 2: mistakes a person makes (a missing file, an unknown column, a bad
@@ -162,16 +163,16 @@ def _load_model(path: str) -> "Model":
 class Model:
     """A network and how the command line feeds it.
 
-    legacy: the layout of models written before models carried their
-    preprocessing (feature and target statistics in the metadata, the
-    network working on standardized values). Otherwise the network takes
-    raw feature values and a regression's outputs are in the targets' units.
+    stats_in_metadata: the metadata layout (feature and target statistics in
+    the metadata, the network working on standardized values). Otherwise the
+    network takes raw feature values and a regression's outputs are in the
+    targets' units.
     """
 
     def __init__(self, net, path: str):
         self.net = net
         self.path = path
-        self.legacy = "standardize" in net.metadata
+        self.stats_in_metadata = "standardize" in net.metadata
 
     @property
     def is_classifier(self) -> bool:
@@ -205,7 +206,7 @@ class Model:
     def target_statistics(self) -> Standardizer | None:
         """The statistics the targets were standardized with for training (None
         for a network trained some other way)."""
-        if self.legacy:
+        if self.stats_in_metadata:
             return self.statistics("target_standardize")
         if "target_statistics" not in self.net.metadata:
             return None
@@ -236,11 +237,13 @@ class Model:
         loss = self.net.loss_function
         if self.is_classifier:
             return f"{loss.name}, nats per row"
-        stats = self.target_statistics() if (self.legacy or loss.name in REGRESSION_LOSSES) \
-            else None
+        stats = None
+        if self.stats_in_metadata or loss.name in REGRESSION_LOSSES:
+            stats = self.target_statistics()
         if stats is not None:
             if loss.name == "huber":
-                return f"huber with delta {self.standardized_delta(stats):.6g} on standardized targets"
+                delta = self.standardized_delta(stats)
+                return f"huber with delta {delta:.6g} on standardized targets"
             return f"{loss.name} on standardized targets"
         units = "target units" if loss.name == "mae" else "squared target units"
         return f"{loss.name}, in {units}"
@@ -284,10 +287,10 @@ def _input_columns(model: Model, table: Table) -> list[str]:
 
 def model_inputs(model: Model, table: Table) -> np.ndarray:
     """The model's feature columns from `table` as the network takes them: raw
-    values (checked to fit its dtype), or standardized for a legacy model."""
+    values (checked to fit its dtype), or standardized for a model of the metadata layout."""
     columns = _input_columns(model, table)
     raw = table.numeric(columns)
-    if model.legacy:
+    if model.stats_in_metadata:
         Z = model.statistics("standardize").transform(raw)
         check_in_range(Z, raw, model.net.dtype, table, columns)
         return Z
@@ -347,7 +350,7 @@ def regression_predictions(model: Model, X: np.ndarray, table: Table | None, whe
     """The model's predictions in the targets' units (float64), checked finite."""
     out = model.net.predict(X).astype(np.float64)
     _check_predictions(out, table, _too_far(model.net), where, rows)
-    if model.legacy:
+    if model.stats_in_metadata:
         out = model.target_statistics().inverse(out)
         _check_predictions(out, table, "in the targets' units it exceeds the float64 range",
                            where, rows)
@@ -383,7 +386,7 @@ def evaluation(model: Model, X: np.ndarray, T: np.ndarray, where: str, table: Ta
     else:
         pred = regression_predictions(model, X, table, where, rows)
         stats = model.target_statistics()
-        if model.legacy:
+        if model.stats_in_metadata:
             Z = stats.transform(T)
             if table is not None and rows is None and columns:
                 check_in_range(Z, T, net.dtype, table, columns)
@@ -548,9 +551,10 @@ def _coarse_note(scaler: Standardizer, names: list[str], dtype, what: str) -> li
     coarse = coarse_columns(scaler, names, dtype)
     if not coarse:
         return []
-    return [f"note: a {np.dtype(dtype).name} model rounds the {what} {', '.join(map(repr, coarse))} "
-            f"to steps above 1/1000 of a standard deviation (large values that vary little); "
-            f"--dtype float64 keeps their precision"]
+    shown = ", ".join(map(repr, coarse))
+    return [f"note: a {np.dtype(dtype).name} model rounds the {what} {shown} to steps above "
+            f"1/1000 of a standard deviation (large values that vary little); --dtype float64 "
+            f"keeps their precision"]
 
 
 def _check_statistics(scaler: Standardizer, names: list[str], dtype, source: str) -> None:
@@ -1000,7 +1004,7 @@ def cmd_info(args) -> int:
     if model.is_classifier and net.loss_function.n_classes(net.n_out) is not None:
         labels = model.class_labels()
         print(f"classes ({len(labels)}): {', '.join(labels)}")
-    if model.legacy:
+    if model.stats_in_metadata:
         print("standardized: features" + (" and targets" if "target_standardize" in meta else "")
               + " (statistics of the training rows, in the metadata)")
     elif net.layers[0].kind == "standardize":
