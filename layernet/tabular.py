@@ -26,7 +26,10 @@ names the file and, for cells, the row and column. Nothing is ever unpickled.
 
 Besides reading: split_rows (a seeded train/validation split), Standardizer
 (per-column mean and standard deviation, safe for values near the float64
-limits) and regression_metrics (rmse and mae in the targets' units).
+limits), class labels as values (class_values, class_text), checks that a
+model's dtype holds the data (check_in_range, check_representable,
+coarse_columns), and regression_metrics and r_squared (in the targets'
+units, safe near the float64 limits).
 """
 from __future__ import annotations
 
@@ -42,8 +45,10 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["DataError", "Standardizer", "Table", "check_in_range", "label_strings",
-           "parse_number", "read_table", "regression_metrics", "sorted_labels", "split_rows"]
+__all__ = ["DataError", "Standardizer", "Table", "check_in_range", "check_representable",
+           "class_text", "class_values", "coarse_columns", "integer_levels", "label_strings",
+           "parse_number", "r_squared", "read_table", "regression_metrics", "sorted_labels",
+           "split_rows"]
 
 #: kinds of Table
 CSV, ARRAY, XY = "csv", "array", "xy"
@@ -247,6 +252,21 @@ class Table:
                                     f"expected {kind}, got {what}")
         return out
 
+    def text_cells(self, name: str, limit: int = 3) -> tuple[int, list[str]]:
+        """How many non-empty cells of column `name` are not numbers, and the
+        first `limit` distinct ones (an array column has none)."""
+        if self.cells is None:
+            return 0, []
+        c = self.index(name)
+        count, examples = 0, []
+        for row in self.cells:
+            text = row[c].strip()
+            if text and parse_number(text) is None:
+                count += 1
+                if len(examples) < limit and text not in examples:
+                    examples.append(text)
+        return count, examples
+
     def labels(self, name: str) -> list[str]:
         """Column `name` as class labels: text, with numbers written canonically
         (so "1", "1.0" and 1.0 are the same label "1")."""
@@ -278,6 +298,43 @@ def label_strings(values) -> list[str]:
             return [str(v).strip() for v in values]
         numbers.append(x)
     return [str(int(x)) if x.is_integer() else repr(x) for x in numbers]
+
+
+def class_values(labels: Sequence[str]) -> list:
+    """Class labels as the values a model keeps (net.classes): integers when
+    every label is an integer written canonically ("3"), floats when every one
+    is a number ("0.5"), else the text itself. `labels` are label_strings output."""
+    numbers = [_label_number(label) for label in labels]
+    if any(x is None for x in numbers):
+        return list(labels)
+    if all(x.is_integer() for x in numbers):
+        return [int(label) for label in labels]   # exact, even beyond 2**53
+    return numbers
+
+
+def class_text(value) -> str:
+    """A class value as label_strings writes it, so that a data file's labels
+    match a model's classes: "3" for 3 and 3.0, "0.5", text as it is (stripped),
+    "True" for True."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return label_strings([float(value)])[0]
+    return str(value).strip()
+
+
+def integer_levels(values: np.ndarray, limit: int = 10) -> list[int] | None:
+    """The distinct values of a numeric column when they are at most `limit`
+    integers (the look of class labels), else None."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0 or not np.all(values == np.round(values)):
+        return None
+    distinct = np.unique(values)
+    if len(distinct) > limit or np.abs(distinct).max() >= 2.0 ** 53:
+        return None
+    return [int(v) for v in distinct]
 
 
 def sorted_labels(labels: list[str]) -> list[str]:
@@ -616,15 +673,9 @@ def check_in_range(Z: np.ndarray, X: np.ndarray, dtype, table: Table,
                         f"{limit:.3g})")
 
 
-def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Root mean squared error and mean absolute error over all entries of
-    `pred` and `target` (same shape, finite), in their units:
-    {"rmse": ..., "mae": ...}.
-
-    The errors are scaled by a power of two before squaring, so the result
-    equals the textbook formula and stays finite as long as it is
-    representable; it is inf only when the true value exceeds float64.
-    """
+def _checked_pair(pred, target, sample_weight) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pred and target as 2-D float64 arrays of one shape, finite; the row weights
+    (ones when sample_weight is None) as float64, >= 0 with a positive sum."""
     pred = np.asarray(pred, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if pred.shape != target.shape or pred.size == 0:
@@ -633,6 +684,59 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]
     for name, a in (("pred", pred), ("target", target)):
         if not np.isfinite(a).all():
             raise ValueError(f"{name}: expected finite values, got {a[~np.isfinite(a)][0]}")
+    if pred.ndim == 1:
+        pred, target = pred.reshape(-1, 1), target.reshape(-1, 1)
+    pred, target = pred.reshape(len(pred), -1), target.reshape(len(target), -1)
+    if sample_weight is None:
+        w = np.ones(len(pred))
+    else:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (len(pred),) or not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+            raise ValueError(f"sample_weight: expected {len(pred)} finite weights >= 0 with a "
+                             f"positive sum, got shape {w.shape}")
+    return pred, target, w
+
+
+def check_representable(X: np.ndarray, dtype, table: Table, columns: Sequence[str],
+                        advice: str = "") -> None:
+    """DataError naming the first cell of X (raw values of `columns` in `table`)
+    beyond the largest finite number of `dtype`, followed by `advice`."""
+    dtype = np.dtype(dtype)
+    limit = float(np.finfo(dtype).max)
+    outside = np.argwhere(~(np.abs(X) <= limit))
+    if outside.size:
+        r, j = (int(v) for v in outside[0])
+        raise DataError(f"{table.path}: {table.cell_text(r, columns[j])}: the value "
+                        f"{X[r, j]:.6g} is beyond the range of a {dtype.name} model (numbers "
+                        f"up to {limit:.3g}){advice}")
+
+
+def coarse_columns(scaler: "Standardizer", names: Sequence[str], dtype,
+                   tolerance: float = 1e-3) -> list[str]:
+    """The columns whose typical values (|mean| + std), held in `dtype`, are
+    rounded to steps larger than `tolerance` standard deviations (say a float32
+    column of values near 1e6 that vary by about 1): a model of that dtype
+    sees them coarsely."""
+    dtype = np.dtype(dtype)
+    typical = np.abs(scaler.mean) + scaler.std
+    with np.errstate(over="ignore"):
+        step = np.spacing(typical.astype(dtype)).astype(np.float64)
+    return [name for name, s, d in zip(names, step, scaler.std) if not s <= tolerance * d]
+
+
+def regression_metrics(pred: np.ndarray, target: np.ndarray,
+                       sample_weight: np.ndarray | None = None) -> dict[str, float]:
+    """Root mean squared error and mean absolute error over all entries of
+    `pred` and `target` (same shape, finite), in their units:
+    {"rmse": ..., "mae": ...}. With sample_weight (one weight per row), each
+    row's mean counts in proportion to its weight.
+
+    The errors are scaled by a power of two before squaring, so the result
+    equals the textbook formula and stays finite as long as it is
+    representable; it is inf only when the true value exceeds float64.
+    """
+    pred, target, w = _checked_pair(pred, target, sample_weight)
+    share = w / w.sum()
     with np.errstate(over="ignore", invalid="ignore"):
         error, factor = pred - target, 1.0
         if not np.isfinite(error).all():   # the difference overflowed; halve both first
@@ -640,6 +744,33 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]
         scale = float(_power_of_two_scale(np.abs(error).max()))
         scaled = error / scale
         # factor * scale alone may overflow (2 * 2**1023); the means are at most 2.
-        rmse = scale * (factor * math.sqrt(float(np.mean(scaled * scaled))))
-        mae = scale * (factor * float(np.mean(np.abs(scaled))))
+        mean_square = float(share @ np.mean(scaled * scaled, axis=1))
+        rmse = scale * (factor * math.sqrt(mean_square))
+        mae = scale * (factor * float(share @ np.mean(np.abs(scaled), axis=1)))
     return {"rmse": rmse, "mae": mae}
+
+
+def r_squared(pred: np.ndarray, target: np.ndarray,
+              sample_weight: np.ndarray | None = None) -> float:
+    """The coefficient of determination 1 - SS_res / SS_tot of each target
+    column, averaged over the columns (scikit-learn's r2_score with
+    uniform_average; a constant column scores 1 when predicted exactly, else
+    0), weighted by sample_weight when given. Finite for any finite input:
+    both sums are taken on values halved and scaled by one power of two."""
+    pred, target, w = _checked_pair(pred, target, sample_weight)
+    share = w / w.sum()
+    scores = []
+    for j in range(target.shape[1]):
+        t, p = target[:, j], pred[:, j]
+        t_scale = float(_power_of_two_scale(np.abs(t).max()))
+        mean = float(share @ (t / t_scale)) * t_scale
+        residual = p * 0.5 - t * 0.5            # halves cannot overflow
+        spread = t * 0.5 - mean * 0.5
+        scale = float(_power_of_two_scale(max(np.abs(residual).max(), np.abs(spread).max())))
+        ss_res = float(w @ ((residual / scale) ** 2))
+        ss_tot = float(w @ ((spread / scale) ** 2))
+        if ss_tot > 0:
+            scores.append(1.0 - ss_res / ss_tot)
+        else:
+            scores.append(1.0 if ss_res == 0 else 0.0)
+    return float(np.mean(scores))

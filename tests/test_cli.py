@@ -64,10 +64,11 @@ def standardized(X: np.ndarray) -> np.ndarray:
 
 
 def values(out: str) -> dict:
-    """'name: number' lines of evaluate's output."""
+    """'name: number' lines of evaluate's output ("loss (what it is): number" too)."""
     result = {}
     for line in out.splitlines():
-        key, _, value = line.partition(": ")
+        key, _, value = line.rpartition(": ")
+        key = key.split(" (")[0]
         try:
             result[key] = float(value)
         except ValueError:
@@ -79,6 +80,20 @@ def values(out: str) -> dict:
 # End to end
 # ---------------------------------------------------------------------------
 
+def forward(net, X: np.ndarray) -> np.ndarray:
+    """The network's output computed with numpy in float64, layer by layer."""
+    H = np.asarray(X, dtype=np.float64)
+    for layer in net.layers:
+        if layer.kind == "standardize":
+            H = (H - layer.mean.astype(np.float64)) / layer.std.astype(np.float64)
+        elif layer.kind == "dense":
+            H = H @ layer.W.astype(np.float64) + layer.B.astype(np.float64)
+            H = {"relu": lambda v: np.maximum(v, 0), "tanh": np.tanh,
+                 "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "identity": lambda v: v}[
+                layer.activation](H)
+    return H
+
+
 def test_regression_train_evaluate_predict_info(tmp_path, capsys, data):
     model = tmp_path / "reg.npz"
     code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--features",
@@ -86,47 +101,75 @@ def test_regression_train_evaluate_predict_info(tmp_path, capsys, data):
                          "--out", model)
     assert code == 0, err
     assert "train: loss" in out and f"wrote {model}" in out and model.exists()
+    assert "epoch losses are on standardized targets" in out
 
     net = ln.load(model)
     meta = net.metadata
     assert meta["features"] == FEATURES and meta["targets"] == ["price"]
-    np.testing.assert_allclose(meta["standardize"]["mean"], data["X"].mean(axis=0))
-    np.testing.assert_allclose(meta["standardize"]["std"], data["X"].std(axis=0))
-    np.testing.assert_allclose(meta["target_standardize"]["mean"], [data["price"].mean()])
-    assert net.optimizer is not None and net.epochs_trained == 3   # saved with its optimizer
-    assert [l.n_out for l in net.layers] == [8, 1]
+    assert "standardize" not in meta and "target_standardize" not in meta
+    # the feature statistics live in the model's first layer
+    assert [l.kind for l in net.layers] == ["standardize", "dense", "dense"]
+    np.testing.assert_allclose(net.layers[0].mean, data["X"].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(net.layers[0].std, data["X"].std(axis=0), rtol=1e-6)
+    y_mean, y_std = data["price"].mean(), data["price"].std()
+    np.testing.assert_allclose(meta["target_statistics"]["mean"], [y_mean], rtol=1e-12)
+    np.testing.assert_allclose(meta["target_statistics"]["std"], [y_std], rtol=1e-12)
+    assert net.optimizer is None and net.epochs_trained == 3   # see the module notes
+    assert [l.n_out for l in net.layers] == [3, 8, 1]
 
-    # predict: network output on hand-standardized features, mapped back to price units
+    # The same training done with the library on standardized targets, rescaled by hand,
+    # predicts what the saved model predicts on raw rows.
+    twin = ln.Network([ln.Standardize(data["X"].mean(axis=0), data["X"].std(axis=0)),
+                       ln.Dense(3, 8, activation="relu"), ln.Dense(8, 1)], seed=0)
+    twin.fit(data["X"], (data["price"] - y_mean) / y_std, epochs=3, batch_size=16,
+             optimizer=ln.Adam(1e-3), seed=0)
+    expected = twin.predict(data["X"])[:, 0].astype(np.float64) * y_std + y_mean
+    np.testing.assert_allclose(net.predict(data["X"])[:, 0], expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(forward(net, data["X"])[:, 0], expected, rtol=1e-5, atol=1e-4)
+
+    # predict: the loaded model's output on the raw rows, to the printed precision
     preds = tmp_path / "preds.csv"
     code, out, err = run(capsys, "predict", model, data["csv"], "--out", preds)
-    assert code == 0, err and "wrote 120 predictions" in out
+    assert code == 0, err
+    assert "wrote 120 predictions" in out
     header, rows = read_csv(preds)
     assert header == ["price"]
     got = np.array([float(r[0]) for r in rows])
-    y_mean, y_std = data["price"].mean(), data["price"].std()
-    expected = net.predict(standardized(data["X"]))[:, 0].astype(np.float64) * y_std + y_mean
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, net.predict(data["X"])[:, 0], rtol=6e-7, atol=0)
 
-    # evaluate: the loss on standardized targets, rmse in price units
+    # evaluate: the loss on standardized targets, rmse, mae and r2 in price units
     code, out, err = run(capsys, "evaluate", model, data["csv"], "--target", "price")
     assert code == 0, err
+    assert "loss (mse on standardized targets): " in out
     m = values(out)
-    ys = (data["price"] - y_mean) / y_std
-    hand = net.predict(standardized(data["X"]))[:, 0].astype(np.float64)
-    assert m["loss"] == pytest.approx(np.mean((hand - ys) ** 2), rel=1e-4)
-    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((expected - data["price"]) ** 2)), rel=1e-4)
+    pred = net.predict(data["X"])[:, 0].astype(np.float64)
+    assert m["loss"] == pytest.approx(np.mean(((pred - data["price"]) / y_std) ** 2), rel=1e-5)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((pred - data["price"]) ** 2)), rel=1e-5)
+    assert m["mae"] == pytest.approx(np.mean(np.abs(pred - data["price"])), rel=1e-5)
+    r2 = 1 - np.sum((pred - data["price"]) ** 2) / np.sum((data["price"] - y_mean) ** 2)
+    assert m["r2"] == pytest.approx(r2, rel=1e-5)
+    # the library's evaluate on raw rows is in price units: its mse is the CLI's times std**2
+    assert float(net.evaluate(data["X"], data["price"])["loss"]) == pytest.approx(
+        m["loss"] * y_std ** 2, rel=1e-4)
     assert "accuracy" not in m
 
     code, out, err = run(capsys, "info", model)
     assert code == 0, err
-    assert "architecture: 3 -> 8 (relu) -> 1 (identity)" in out
+    assert "architecture: 3 -> standardize -> 8 (relu) -> 1 (identity)" in out
     assert f"parameters: {3 * 8 + 8 + 8 + 1}" in out
     assert "dtype: float32" in out and "loss: mse" in out
     assert "features (3): x1, x2, x3" in out and "targets: price" in out
+    assert "standardized: features, by the model's first layer; trained on standardized " \
+           "targets, predicts in the targets' units" in out
 
     code, out, err = run(capsys, "info", model, "--json")
     doc = json.loads(out)
     assert doc["parameters"] == 41 and doc["metadata"]["features"] == FEATURES
+
+
+def softmax(Z: np.ndarray) -> np.ndarray:
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
 
 
 def test_classification_with_string_labels(tmp_path, capsys, data):
@@ -137,30 +180,41 @@ def test_classification_with_string_labels(tmp_path, capsys, data):
                          *FAST, "--out", model)
     assert code == 0, err
     assert "(3 classes)" in out and "accuracy" in out
+    assert "train: loss " in out and "(cross_entropy, nats per row)" in out
     net = ln.load(model)
-    assert net.metadata["labels"] == ["high", "low", "mid"]
+    assert net.classes == ["high", "low", "mid"] and "labels" not in net.metadata
     assert net.loss_name == "cross_entropy" and net.dtype == np.float64
-    assert net.optimizer.config()["momentum"] == 0.9
+    assert net.optimizer.config()["momentum"] == 0.9   # a classifier keeps its optimizer
+    labels = np.array(["high", "low", "mid"])
+    expected_proba = softmax(forward(net, data["X"]))
+    expected_labels = labels[expected_proba.argmax(axis=1)]
 
-    # predictions to stdout: the original labels and each class's probability
+    # without --proba: the label only, as predict_classes gives it on the raw rows
     code, out, err = run(capsys, "predict", model, data["csv"])
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["kind"] and all(len(r) == 1 for r in rows)
+    assert [r[0] for r in rows[1:]] == list(net.predict_classes(data["X"]))
+    assert [r[0] for r in rows[1:]] == list(expected_labels)
+
+    # --proba: each class's probability beside the label, equal to predict_proba
+    code, out, err = run(capsys, "predict", model, data["csv"], "--proba")
     assert code == 0, err
     rows = list(csv.reader(out.splitlines()))
     assert rows[0] == ["kind", "p_high", "p_low", "p_mid"]
     proba = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
-    logits = net.predict(standardized(data["X"]))
-    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
-    expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)
-    labels = np.array(["high", "low", "mid"])
-    assert [r[0] for r in rows[1:]] == list(labels[logits.argmax(axis=1)])
+    np.testing.assert_array_equal(proba, net.predict_proba(data["X"]))   # float64: repr
+    np.testing.assert_allclose(proba, expected_proba, rtol=1e-12, atol=1e-15)
+    assert [r[0] for r in rows[1:]] == list(expected_labels)
 
     code, out, err = run(capsys, "evaluate", model, data["csv"], "--target", "kind")
     assert code == 0, err
+    assert "loss (cross_entropy, nats per row): " in out
     m = values(out)
     truth = np.searchsorted(labels, data["kind"])
-    assert m["accuracy"] == pytest.approx(np.mean(logits.argmax(axis=1) == truth), abs=1e-4)
-    log_p = np.log(expected[np.arange(len(truth)), truth])
+    assert m["accuracy"] == pytest.approx(np.mean(expected_proba.argmax(axis=1) == truth),
+                                          abs=1e-4)
+    log_p = np.log(expected_proba[np.arange(len(truth)), truth])
     assert m["loss"] == pytest.approx(-log_p.mean(), rel=1e-6)
 
     code, out, err = run(capsys, "info", model)
@@ -212,9 +266,7 @@ def test_npy_and_npz_inputs(tmp_path, capsys, data):
     code, out_b, _ = run(capsys, "predict", model, tmp_path / "d.npy")
     assert out_a == out_b
     got = np.array([float(v) for v in out_a.splitlines()[1:]])
-    expected = (net.predict(standardized(data["X"]))[:, 0] * data["price"].std()
-                + data["price"].mean())
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, forward(net, data["X"])[:, 0], rtol=1e-5, atol=1e-4)
 
     # .npz with X and y: no --target needed; integer labels print as integers
     labels = (data["X"][:, 0] > 0).astype(np.int64)
@@ -223,23 +275,26 @@ def test_npy_and_npz_inputs(tmp_path, capsys, data):
     code, out, err = run(capsys, "train", tmp_path / "xy.npz", "--loss", "cross_entropy",
                          *FAST, "--out", model)
     assert code == 0, err
-    assert ln.load(model).metadata["labels"] == ["0", "1"]
+    net = ln.load(model)
+    assert net.classes == [0, 1] and all(type(c) is int for c in net.classes)
     code, out, err = run(capsys, "evaluate", model, tmp_path / "xy.npz")
     assert code == 0 and "accuracy: " in out
     code, out, err = run(capsys, "predict", model, tmp_path / "xy.npz")
-    assert {r.split(",")[0] for r in out.splitlines()[1:]} <= {"0", "1"}
+    assert out.splitlines()[0] == "y0"
+    assert [int(r) for r in out.splitlines()[1:]] == net.predict_classes(data["X"]).tolist()
 
 
 def test_early_stopping_and_validation_metrics(tmp_path, capsys, data):
     model = tmp_path / "m.npz"
     code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--features",
                          ",".join(FEATURES), "--epochs", "40", "--lr", "0.05", "--optimizer",
-                         "sgd", "--patience", "0", "--val-split", "0.25", "-q", "--out", model)
+                         "sgd", "--patience", "1", "--val-split", "0.25", "-q", "--out", model)
     assert code == 0, err
     assert "validation: loss" in out and "stopped early after epoch" in out
     net = ln.load(model)
     meta = net.metadata
     assert meta["training"]["epochs"] < 40 and net.epochs_trained == meta["training"]["epochs"]
+    assert meta["training"]["patience"] == 1
     assert meta["rows"] == {"train": 90, "validation": 30}
     assert set(meta["metrics"]) == {"train", "validation"}
 
@@ -295,6 +350,598 @@ def test_python_dash_m_demo_subprocess(tmp_path):
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "epoch   3  loss" in proc.stdout and "test accuracy:" in proc.stdout
+
+
+# ---------------------------------------------------------------------------
+# Training options, against the same training done with the library
+# ---------------------------------------------------------------------------
+
+EPOCHS = 6
+TWIN_ARGS = ["--target", "price", "--features", ",".join(FEATURES), "--layers", "8",
+             "--epochs", str(EPOCHS), "--batch-size", "16", "--val-split", "0", "--verbose", "2"]
+
+
+def epoch_lines(err: str) -> list[dict]:
+    """The per-epoch lines of a training log: [{"loss": ..., "lr": ...}, ...]."""
+    lines = []
+    for line in err.splitlines():
+        head, _, rest = line.partition(": ")
+        if head.startswith("epoch ") and "/" in head:
+            fields = dict(part.split(" ") for part in rest.split("  "))
+            lines.append({key: float(value) for key, value in fields.items()})
+    return lines
+
+
+def twin(data, *, dropout=0.0, loss="mse", optimizer=None, callbacks=(), weights=None):
+    """The library doing what `layernet train ... TWIN_ARGS` does: a Standardize layer, one
+    hidden layer of 8, standardized targets; returns (predictions in price units, history)."""
+    X, y = data["X"], data["price"]
+    layers = [ln.Standardize(X.mean(axis=0), X.std(axis=0)), ln.Dense(3, 8, activation="relu")]
+    layers += [ln.Dropout(dropout)] if dropout else []
+    layers += [ln.Dense(8, 1)]
+    net = ln.Network(layers, seed=0, loss=ln.Huber(1.0) if loss == "huber" else loss)
+    history = net.fit(X, (y - y.mean()) / y.std(), epochs=EPOCHS, batch_size=16,
+                      optimizer=optimizer or ln.Adam(1e-3), callbacks=list(callbacks), seed=0,
+                      sample_weight=weights)
+    return net.predict(X)[:, 0].astype(np.float64) * y.std() + y.mean(), history
+
+
+def cosine(e):
+    return 1e-3 * (1 + np.cos(np.pi * e / EPOCHS)) / 2
+
+
+# option -> (the library's settings, the lr of each epoch by hand, or None)
+OPTIONS = {
+    "adamw": (["--optimizer", "adamw"], lambda: {"optimizer": ln.AdamW(1e-3)}, [1e-3] * EPOCHS),
+    "rmsprop_clip": (["--optimizer", "rmsprop", "--clip-norm", "0.5"],
+                     lambda: {"optimizer": ln.RMSprop(1e-3, clip_norm=0.5)}, [1e-3] * EPOCHS),
+    "momentum": (["--optimizer", "momentum"],
+                 lambda: {"optimizer": ln.SGD(1e-2, momentum=0.9)}, [1e-2] * EPOCHS),
+    "dropout": (["--dropout", "0.3"], lambda: {"dropout": 0.3}, None),
+    "cosine": (["--schedule", "cosine"],
+               lambda: {"callbacks": [ln.CosineAnnealingLR(EPOCHS)]},
+               [cosine(e) for e in range(EPOCHS)]),
+    "step": (["--schedule", "step"], lambda: {"callbacks": [ln.StepLR(2, 0.1)]},
+             [1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5]),
+    "warmup": (["--schedule", "warmup"], lambda: {"callbacks": [ln.LinearWarmup(1, 0.1)]},
+               [1e-4] + [1e-3] * (EPOCHS - 1)),
+    "plateau": (["--schedule", "plateau"],
+                lambda: {"callbacks": [ln.ReduceLROnPlateau("loss", factor=0.5, patience=1)]},
+                None),
+    "huber": (["--loss", "huber"], lambda: {"loss": "huber"}, None),
+    "mae": (["--loss", "mae"], lambda: {"loss": "mae"}, None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPTIONS))
+def test_train_option_matches_the_library(tmp_path, capsys, data, case):
+    argv, settings, lrs = OPTIONS[case]
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", data["csv"], *TWIN_ARGS, *argv, "--out", model)
+    assert code == 0, err
+    net = ln.load(model)
+    expected, history = twin(data, **settings())
+    np.testing.assert_allclose(net.predict(data["X"])[:, 0], expected, rtol=1e-5, atol=1e-4)
+    logged = epoch_lines(err)
+    assert len(logged) == EPOCHS
+    np.testing.assert_allclose([e["loss"] for e in logged], history["loss"], rtol=1e-5)
+    np.testing.assert_allclose([e["lr"] for e in logged], history["lr"], rtol=2e-3)
+    if lrs is not None:     # the defaults derived from --epochs, by hand
+        np.testing.assert_allclose(history["lr"], lrs, rtol=1e-12)
+    if case == "plateau":   # patience 1: the lr halves after two epochs without improvement
+        lr = history["lr"]
+        assert all(b in (a, a / 2) for a, b in zip(lr, lr[1:]))
+    assert net.metadata["training"]["schedule"] == (case if case in ("cosine", "step", "warmup",
+                                                                     "plateau") else "none")
+
+
+def test_dropout_layers_follow_each_hidden_layer(tmp_path, capsys, data):
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", data["csv"], "--target", "price", "--layers", "8,4",
+                         "--features", ",".join(FEATURES), "--dropout", "0.25", *FAST,
+                         "--out", model)
+    assert code == 0, err
+    net = ln.load(model)
+    assert [l.kind for l in net.layers] == ["standardize", "dense", "dropout", "dense", "dropout",
+                                            "dense"]
+    assert [l.rate for l in net.layers if l.kind == "dropout"] == [0.25, 0.25]
+    assert "3 -> standardize -> 8 (relu) -> dropout 0.25 -> 4 (relu) -> dropout 0.25 -> 1" in out
+    # predict is deterministic: dropout is off outside training
+    np.testing.assert_array_equal(net.predict(data["X"]), net.predict(data["X"]))
+    np.testing.assert_allclose(net.predict(data["X"])[:, 0], forward(net, data["X"])[:, 0],
+                               rtol=1e-5, atol=1e-4)
+
+
+def test_huber_and_mae_report_their_loss_on_standardized_targets(tmp_path, capsys, data):
+    y, y_std = data["price"], data["price"].std()
+    for loss in ("huber", "mae"):
+        model = tmp_path / f"{loss}.npz"
+        assert run(capsys, "train", data["csv"], *TWIN_ARGS, "--loss", loss, "--out", model)[0] == 0
+        net = ln.load(model)
+        code, out, err = run(capsys, "evaluate", model, data["csv"])
+        assert code == 0, err
+        E = (net.predict(data["X"])[:, 0].astype(np.float64) - y) / y_std
+        if loss == "huber":
+            # delta is one standard deviation of the target: 1 on standardized targets
+            assert net.loss_function.delta == pytest.approx(y_std, rel=1e-12)
+            assert "loss (huber with delta 1 on standardized targets): " in out
+            expected = np.mean(np.where(np.abs(E) <= 1, E ** 2 / 2, np.abs(E) - 0.5))
+        else:
+            assert "loss (mae on standardized targets): " in out
+            expected = np.mean(np.abs(E))
+        assert values(out)["loss"] == pytest.approx(expected, rel=1e-5)
+        # the model's own loss is in price units: the library gives std**2 (huber) or std (mae)
+        # times the standardized value
+        factor = y_std ** 2 if loss == "huber" else y_std
+        assert float(net.evaluate(data["X"], y)["loss"]) == pytest.approx(expected * factor,
+                                                                         rel=1e-4)
+
+
+def test_weight_column_weights_rows_and_is_not_a_feature(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 2))
+    y = X[:, 0] - 2 * X[:, 1] + rng.normal(0, 0.3, 80)
+    w = rng.integers(0, 4, 80).astype(float)
+    path = tmp_path / "w.csv"
+    path.write_text("a,b,weight,y\n" + "".join(f"{a!r},{b!r},{c!r},{t!r}\n" for (a, b), c, t
+                                               in zip(X.tolist(), w.tolist(), y.tolist())))
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", path, "--target", "y", "--weight-column", "weight",
+                         "--layers", "8", "--epochs", str(EPOCHS), "--batch-size", "16",
+                         "--val-split", "0", "--verbose", "2", "--out", model)
+    assert code == 0, err
+    net = ln.load(model)
+    assert net.metadata["features"] == ["a", "b"] and net.metadata["weight_column"] == "weight"
+    assert "rows weighted by column 'weight'" in out
+
+    layers = [ln.Standardize(X.mean(axis=0), X.std(axis=0)), ln.Dense(2, 8, activation="relu"),
+              ln.Dense(8, 1)]
+    library = ln.Network(layers, seed=0)
+    library.fit(X, (y - y.mean()) / y.std(), epochs=EPOCHS, batch_size=16,
+                optimizer=ln.Adam(1e-3), seed=0, sample_weight=w)
+    expected = library.predict(X)[:, 0].astype(np.float64) * y.std() + y.mean()
+    pred = net.predict(X)[:, 0].astype(np.float64)
+    np.testing.assert_allclose(pred, expected, rtol=1e-5, atol=1e-4)
+
+    # the training report is weighted too
+    line = next(l for l in out.splitlines() if l.startswith("train (weighted by column "))
+    fields = line.split(": ", 1)[1].split("  ")
+    reported = {f.split(" ")[0]: float(f.split(" ")[1]) for f in fields}
+    assert reported["rmse"] == pytest.approx(np.sqrt(np.average((pred - y) ** 2, weights=w)),
+                                             rel=1e-5)
+    assert reported["mae"] == pytest.approx(np.average(np.abs(pred - y), weights=w), rel=1e-5)
+
+
+@pytest.mark.parametrize("cells, fragment", [
+    ({5: "-1"}, "row 7, column 'weight'"),
+    ({i: "0" for i in range(20)}, "--weight-column: the training rows' weights in column "
+                                  "'weight' are all zero"),
+    ({2: "heavy"}, "row 4, column 'weight'"),
+])
+def test_weight_column_errors(tmp_path, capsys, cells, fragment):
+    rows = [[str(i), str(i % 3), "1", str(2 * i)] for i in range(20)]
+    for r, cell in cells.items():
+        rows[r][2] = cell
+    path = tmp_path / "w.csv"
+    path.write_text("a,b,weight,y\n" + "".join(",".join(r) + "\n" for r in rows))
+    code, out, err = run(capsys, "train", path, "--target", "y", "--weight-column", "weight",
+                         "--val-split", "0", *FAST, "--out", tmp_path / "m.npz")
+    check_error(code, err, fragment)
+    assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--target", "price", "--class-weight", "balanced"],
+     "--class-weight: balancing classes needs a classification loss (--loss cross_entropy or "
+     "binary_cross_entropy), got --loss mse"),
+    (["--target", "price", "--layers", "none", "--dropout", "0.5"],
+     "--dropout: there is no hidden layer to apply it to (--layers none)"),
+    (["--target", "price,x3", "--features", "x1,x2", "--loss", "huber"],
+     "--target: huber needs one target column, got price, x3"),
+    (["--target", "kind,price", "--loss", "binary_cross_entropy"],
+     "--target: binary_cross_entropy needs one column of class labels"),
+    (["--target", "kind", "--features", "x1,x2", "--loss", "binary_cross_entropy"],
+     "--loss binary_cross_entropy: column 'kind' holds 3 classes (high, low, mid); binary "
+     "cross-entropy tells two apart, use --loss cross_entropy for more"),
+    (["--target", "price", "--weight-column", "price"], "--weight-column: column 'price' is a "
+                                                        "target"),
+    (["--target", "price", "--weight-column", "x1,x2"], "--weight-column: expected one column"),
+    (["--target", "price", "--features", "x1,x2", "--weight-column", "x2"],
+     "--features: column 'x2' holds the --weight-column weights"),
+])
+def test_toolkit_option_errors(tmp_path, capsys, data, extra, fragment):
+    code, out, err = run(capsys, "train", data["csv"], *extra, *FAST, "--out", tmp_path / "m.npz")
+    check_error(code, err, fragment)
+    assert not (tmp_path / "m.npz").exists()
+
+
+# ---------------------------------------------------------------------------
+# Classification: binary cross-entropy, class weights, labels as the file spells them
+# ---------------------------------------------------------------------------
+
+def _imbalanced_csv(path: Path, labels=("benign", "malignant"), n: int = 200) -> dict:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(n, 2))
+    positive = X[:, 0] + 0.5 * X[:, 1] > 1.3          # about 12% of the rows
+    names = np.where(positive, labels[1], labels[0])
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "u", "v", "diagnosis"])
+        for i in range(n):
+            w.writerow([f"p{i:03d}", repr(float(X[i, 0])), repr(float(X[i, 1])), names[i]])
+    return {"X": X, "y": positive.astype(np.int64), "names": names}
+
+
+def test_binary_cross_entropy_with_string_labels(tmp_path, capsys):
+    d = _imbalanced_csv(tmp_path / "cells.csv")
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", tmp_path / "cells.csv", "--target", "diagnosis",
+                         "--features", "u,v", "--loss", "binary_cross_entropy", "--layers", "8",
+                         "--epochs", "20", "--lr", "0.01", "--val-split", "0", "-q",
+                         "--out", model)
+    assert code == 0, err
+    assert "(2 classes)" in out and "(binary_cross_entropy, nats per row)" in out
+    net = ln.load(model)
+    assert net.classes == ["benign", "malignant"] and net.n_out == 1
+    logits = forward(net, d["X"])[:, 0]
+    p = 1 / (1 + np.exp(-logits))
+
+    code, out, err = run(capsys, "predict", model, tmp_path / "cells.csv", "--keep", "id",
+                         "--proba")
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["id", "diagnosis", "p_malignant"]
+    assert [r[0] for r in rows[1:]] == [f"p{i:03d}" for i in range(200)]
+    assert [r[1] for r in rows[1:]] == list(net.predict_classes(d["X"]))
+    assert [r[1] for r in rows[1:]] == list(np.where(logits > 0, "malignant", "benign"))
+    printed = np.array([float(r[2]) for r in rows[1:]])
+    np.testing.assert_allclose(printed, net.predict_proba(d["X"])[:, 0], rtol=6e-7, atol=1e-12)
+    np.testing.assert_allclose(printed, p, rtol=1e-5, atol=1e-7)
+
+    code, out, err = run(capsys, "evaluate", model, tmp_path / "cells.csv")
+    assert code == 0, err
+    m = values(out)
+    t = d["y"]
+    bce = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+    assert m["loss"] == pytest.approx(bce, rel=1e-4)
+    assert m["accuracy"] == pytest.approx(np.mean((logits > 0) == t), abs=1e-4)
+
+
+def balanced_accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([np.mean(pred[truth == c] == c) for c in np.unique(truth)]))
+
+
+def test_class_weight_balanced_matches_the_library(tmp_path, capsys):
+    d = _imbalanced_csv(tmp_path / "cells.csv", labels=("0", "1"))
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", tmp_path / "cells.csv", "--target", "diagnosis",
+                         "--features", "u,v", "--loss", "binary_cross_entropy", "--layers", "8",
+                         "--epochs", "20", "--lr", "0.01", "--val-split", "0",
+                         "--class-weight", "balanced", "-q", "--out", model)
+    assert code == 0, err
+    assert "classes weighted to balance" in out
+    net = ln.load(model)
+    assert net.classes == [0, 1]                    # integers, as the file spells them
+    X, y = d["X"], d["y"]
+    library = ln.Network([ln.Standardize(X.mean(axis=0), X.std(axis=0)),
+                          ln.Dense(2, 8, activation="relu"), ln.Dense(8, 1)],
+                         seed=0, loss="binary_cross_entropy")
+    library.fit(X, y.astype(float).reshape(-1, 1), epochs=20, batch_size=32,
+                optimizer=ln.Adam(0.01), seed=0, class_weight="balanced")
+    np.testing.assert_allclose(net.predict(X), library.predict(X), rtol=1e-4, atol=1e-4)
+    # balancing lifts the rare class's recall: balanced accuracy at least that of no weights
+    plain = tmp_path / "plain.npz"
+    assert run(capsys, "train", tmp_path / "cells.csv", "--target", "diagnosis", "--features",
+               "u,v", "--loss", "binary_cross_entropy", "--layers", "8", "--epochs", "20",
+               "--lr", "0.01", "--val-split", "0", "-q", "--out", plain)[0] == 0
+    weighted = balanced_accuracy(net.predict_classes(X), y)
+    unweighted = balanced_accuracy(ln.load(plain).predict_classes(X), y)
+    assert weighted >= unweighted
+
+
+# ---------------------------------------------------------------------------
+# Early stopping by default
+# ---------------------------------------------------------------------------
+
+def test_early_stopping_is_on_by_default_with_a_validation_split(tmp_path, capsys):
+    # few noisy rows and a wide network: the validation loss turns up early
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 5))
+    y = X[:, 0] + rng.normal(0, 1.0, 60)
+    path = tmp_path / "noisy.csv"
+    path.write_text("a,b,c,d,e,y\n" + "".join(",".join(map(repr, r)) + "\n"
+                                              for r in np.column_stack([X, y]).tolist()))
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", path, "--target", "y", "--layers", "128,128",
+                         "--lr", "0.01", "--epochs", "200", "--val-split", "0.25", "--verbose",
+                         "2", "--out", model)
+    assert code == 0, err
+    assert "early stopping: after 10 epochs without a lower validation loss" in out
+    logged = epoch_lines(err)
+    val = [e["val_loss"] for e in logged]
+    best = int(np.argmin(val))
+    assert len(logged) == best + 1 + 10 < 200      # stopped 10 epochs after the best
+    assert f"stopped early after epoch {len(logged)}; kept the best epoch, {best + 1}" in out
+    net = ln.load(model)
+    assert net.metadata["training"]["patience"] == 10
+    assert net.metadata["training"]["best_epoch"] == best + 1
+    # the saved weights are the best epoch's: their validation loss is the logged minimum
+    line = next(l for l in out.splitlines() if l.startswith("validation: "))
+    assert float(line.split()[2]) == pytest.approx(val[best], rel=1e-4)
+
+    # --patience 0 turns it off: every epoch runs
+    code, out, err = run(capsys, "train", path, "--target", "y", "--layers", "8", "--epochs",
+                         "15", "--val-split", "0.25", "--patience", "0", "--verbose", "2",
+                         "--out", model)
+    assert code == 0, err
+    assert "early stopping" not in out and len(epoch_lines(err)) == 15
+    assert ln.load(model).metadata["training"]["patience"] == 0
+
+    # without a validation split it is off unless --patience asks for it
+    code, out, err = run(capsys, "train", path, "--target", "y", "--layers", "8", "--epochs",
+                         "15", "--val-split", "0", "--verbose", "2", "--out", model)
+    assert code == 0, err
+    assert "early stopping" not in out and len(epoch_lines(err)) == 15
+
+
+# ---------------------------------------------------------------------------
+# evaluate without --target, predict --keep and --proba
+# ---------------------------------------------------------------------------
+
+def test_evaluate_takes_the_target_from_the_model(tmp_path, capsys, data, model):
+    code, with_target, err = run(capsys, "evaluate", model, data["csv"], "--target", "price")
+    assert code == 0, err
+    code, without, err = run(capsys, "evaluate", model, data["csv"])
+    assert code == 0, err
+    assert without.splitlines()[0] == f"{data['csv']}: 120 rows, target price"
+    assert without.splitlines()[1:] == with_target.splitlines()[1:]
+    # a file without the model's target column: say so, and how to name another
+    p = tmp_path / "unlabelled.csv"
+    p.write_text("x1,x2,x3,cost\n1,100,0.5,3\n")
+    code, out, err = run(capsys, "evaluate", model, p)
+    check_error(code, err, f"{p}: no column 'price', the model's target", "x1, x2, x3, cost",
+                "--target")
+    code, out, err = run(capsys, "evaluate", model, p, "--target", "cost")
+    assert code == 0, err
+
+
+def test_predict_keep_copies_columns(tmp_path, capsys, data, model):
+    code, out, err = run(capsys, "predict", model, data["csv"], "--keep", "id,kind")
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["id", "kind", "price"]
+    assert [r[:2] for r in rows[1:]] == [[f"r{i}", k] for i, k in enumerate(data["kind"])]
+    net = ln.load(model)
+    np.testing.assert_allclose([float(r[2]) for r in rows[1:]], net.predict(data["X"])[:, 0],
+                               rtol=6e-7)
+    # keeping the target itself: the prediction column is renamed, not duplicated
+    code, out, err = run(capsys, "predict", model, data["csv"], "--keep", "price")
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["price", "predicted_price"]
+    assert [float(r[0]) for r in rows[1:]] == pytest.approx(data["price"].tolist(), rel=1e-15)
+    code, out, err = run(capsys, "predict", model, data["csv"], "--keep", "nope")
+    check_error(code, err, "no column 'nope'")
+
+
+def test_predict_keep_with_an_array_file(tmp_path, capsys, data):
+    table = np.column_stack([data["X"], data["price"]])
+    np.save(tmp_path / "d.npy", table)
+    model = tmp_path / "m.npz"
+    assert run(capsys, "train", tmp_path / "d.npy", "--target", "3", *FAST, "--out", model)[0] == 0
+    # a file of the features alone: columns "0", "1", "2" feed the model
+    np.save(tmp_path / "feat.npy", data["X"])
+    code, out, err = run(capsys, "predict", model, tmp_path / "feat.npy", "--keep", "0")
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["0", "3"]
+    assert [r[0] for r in rows[1:]] == [repr(float(v)) for v in data["X"][:, 0]]
+    # the training layout, column "3" holding integer ids: printed without a decimal point
+    np.save(tmp_path / "int_ids.npy", np.column_stack([data["X"], np.arange(120) * 10]))
+    code, out, err = run(capsys, "predict", model, tmp_path / "int_ids.npy", "--keep", "3")
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["3", "predicted_3"]
+    assert [r[0] for r in rows[1:]] == [str(10 * i) for i in range(120)]
+
+
+def test_proba_needs_a_classifier(tmp_path, capsys, data, model):
+    code, out, err = run(capsys, "predict", model, data["csv"], "--proba")
+    check_error(code, err, "--proba: class probabilities need a classification model",
+                "is a regression (loss mse)")
+
+
+# ---------------------------------------------------------------------------
+# Messages
+# ---------------------------------------------------------------------------
+
+def test_text_target_with_a_regression_loss_suggests_classification(tmp_path, capsys, data):
+    code, out, err = run(capsys, "train", data["csv"], "--target", "kind", "--features",
+                         "x1,x2,x3", *FAST, "--out", tmp_path / "m.npz")
+    first_seen = ", ".join(map(repr, dict.fromkeys(data["kind"].tolist())))
+    check_error(code, err, f"--target: column 'kind' holds text (such as {first_seen})",
+                "regression with --loss mse cannot fit", "use --loss cross_entropy")
+    # one stray word in a numeric column is a bad cell, not a label column
+    lines = data["csv"].read_text().splitlines()
+    cells = lines[5].split(",")
+    cells[4] = "n/a"
+    lines[5] = ",".join(cells)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    code, out, err = run(capsys, "train", bad, "--target", "price", "--features", "x1,x2,x3",
+                         *FAST, "--out", tmp_path / "m.npz")
+    line = check_error(code, err, "row 6, column 'price'", "expected a number, got 'n/a'")
+    assert "cross_entropy" not in line
+
+
+def test_integer_classes_with_a_regression_loss_are_explained(tmp_path, capsys):
+    path = tmp_path / "grades.csv"
+    path.write_text("a,b,grade\n" + "".join(f"{i},{i % 5},{i % 3}\n" for i in range(30)))
+    code, out, err = run(capsys, "train", path, "--target", "grade", *FAST,
+                         "--out", tmp_path / "m.npz")
+    assert code == 0, err
+    assert ("note: target 'grade' holds only the integers 0, 1, 2; --loss mse treats them as "
+            "numbers and predicts values in between; to predict them as classes use --loss "
+            "cross_entropy") in out
+    path.write_text("a,b,sick\n" + "".join(f"{i},{i % 5},{i % 2}\n" for i in range(30)))
+    code, out, err = run(capsys, "train", path, "--target", "sick", *FAST,
+                         "--out", tmp_path / "m.npz")
+    assert "use --loss binary_cross_entropy" in out
+    # many distinct integers are a count, not classes: no note
+    path.write_text("a,b,count\n" + "".join(f"{i},{i % 5},{i * 7}\n" for i in range(30)))
+    code, out, err = run(capsys, "train", path, "--target", "count", *FAST,
+                         "--out", tmp_path / "m.npz")
+    assert code == 0 and "note:" not in out
+
+
+def test_float32_precision_note(tmp_path, capsys):
+    path = tmp_path / "big.csv"
+    path.write_text("pos,b,y\n" + "".join(f"{1e6 + (i % 7) * 0.5!r},{i % 5},{i % 4 + 0.5}\n"
+                                          for i in range(30)))
+    code, out, err = run(capsys, "train", path, "--target", "y", *FAST, "--out",
+                         tmp_path / "m.npz")
+    assert code == 0, err
+    assert "note: a float32 model rounds the feature(s) 'pos' to steps above 1/1000 of a " \
+           "standard deviation" in out and "--dtype float64" in out
+    code, out, err = run(capsys, "train", path, "--target", "y", *FAST, "--dtype", "float64",
+                         "--out", tmp_path / "m.npz")
+    assert code == 0 and "note:" not in out
+
+
+# ---------------------------------------------------------------------------
+# Progress logs
+# ---------------------------------------------------------------------------
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_logs_without_a_terminal_are_one_line_per_epoch(tmp_path, capsys, data, monkeypatch):
+    argv = ["train", str(data["csv"]), "--target", "price", "--features", "x1,x2,x3",
+            "--epochs", "4", "--patience", "0", "--out", str(tmp_path / "m.npz")]
+    code, out, err = run(capsys, *argv)      # default --verbose 1, stderr captured: no tty
+    assert code == 0, err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert [l.split(":")[0] for l in lines] == [f"epoch {i}/4" for i in range(1, 5)]
+    assert all("loss " in l and "val_loss " in l and "lr 0.001" in l for l in lines)
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(argv) == 0
+    assert "\r" in terminal.getvalue() and "epoch 4/4" in terminal.getvalue()   # tqdm bars
+    assert "epoch 1/4: loss" not in terminal.getvalue()
+
+    code, out, err = run(capsys, *argv, "-q")
+    assert code == 0 and err == ""
+
+
+# ---------------------------------------------------------------------------
+# The model file in Python predicts what `layernet predict` prints
+# ---------------------------------------------------------------------------
+
+def test_python_and_command_line_predictions_agree(tmp_path, capsys, data):
+    """Default training (validation split, early stopping), float32, printed precision."""
+    # regression
+    model = tmp_path / "reg.npz"
+    assert run(capsys, "train", data["csv"], "--target", "price", "--features", "x1,x2,x3",
+               "-q", "--out", model)[0] == 0
+    code, out, err = run(capsys, "predict", model, data["csv"])
+    assert code == 0, err
+    printed = np.array([float(v) for v in out.splitlines()[1:]])
+    net = ln.load(model)
+    from_python = net.predict(data["X"])[:, 0]
+    assert np.all(np.abs(printed - from_python) <= 5e-7 * np.abs(from_python))
+    # in target units: close to the price (the data is nearly linear)
+    assert np.sqrt(np.mean((printed - data["price"]) ** 2)) < 0.5 * data["price"].std()
+
+    # classification with string labels
+    model = tmp_path / "cls.npz"
+    assert run(capsys, "train", data["csv"], "--target", "kind", "--features", "x1,x2,x3",
+               "--loss", "cross_entropy", "-q", "--out", model)[0] == 0
+    code, out, err = run(capsys, "predict", model, data["csv"], "--proba")
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    net = ln.load(model)
+    assert rows[0] == ["kind"] + [f"p_{c}" for c in net.classes]
+    assert [r[0] for r in rows[1:]] == list(net.predict_classes(data["X"]))
+    proba = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    from_python = net.predict_proba(data["X"])
+    assert np.all(np.abs(proba - from_python) <= 5e-7 * np.abs(from_python))
+
+
+# ---------------------------------------------------------------------------
+# Models written before models carried their preprocessing
+# ---------------------------------------------------------------------------
+
+V1 = Path(__file__).parent / "data" / "cli_v1"
+
+
+def test_old_cli_model_files_predict_and_evaluate_as_before(tmp_path, capsys):
+    rows = V1 / "rows.csv"
+    code, out, err = run(capsys, "predict", V1 / "regression.npz", rows)
+    assert code == 0, err
+    assert out == (V1 / "regression_predict.csv").read_text()        # identical text
+    code, out, err = run(capsys, "predict", V1 / "classifier.npz", rows, "--proba")
+    assert code == 0, err
+    new = list(csv.reader(out.splitlines()))
+    old = list(csv.reader((V1 / "classifier_predict.csv").read_text().splitlines()))
+    assert new[0] == old[0] and [r[0] for r in new] == [r[0] for r in old]
+    np.testing.assert_allclose([[float(v) for v in r[1:]] for r in new[1:]],
+                               [[float(v) for v in r[1:]] for r in old[1:]], rtol=1e-5)
+    for name, target in (("regression", "y"), ("classifier", "kind")):
+        recorded = values((V1 / f"{name}_evaluate.txt").read_text())
+        for argv in ([], ["--target", target]):
+            code, out, err = run(capsys, "evaluate", V1 / f"{name}.npz", rows, *argv)
+            assert code == 0, err
+            assert values(out) == pytest.approx(recorded, rel=1e-5)
+    code, out, err = run(capsys, "info", V1 / "regression.npz")
+    assert "standardized: features and targets (statistics of the training rows, in the " \
+           "metadata)" in out
+
+
+def test_old_layout_built_with_the_library(tmp_path, capsys, data):
+    """A network on standardized values, its statistics in the metadata, as the command
+    line used to write them."""
+    X, y = data["X"], data["price"]
+    net = ln.Network([ln.Dense(3, 4, activation="tanh"), ln.Dense(4, 1)], seed=3)
+    meta = {"features": FEATURES, "targets": ["price"], "input": "csv",
+            "standardize": {"mean": X.mean(axis=0).tolist(), "std": X.std(axis=0).tolist()},
+            "target_standardize": {"mean": [float(y.mean())], "std": [float(y.std())]}}
+    net.save(tmp_path / "old.npz", metadata=meta)
+    code, out, err = run(capsys, "predict", tmp_path / "old.npz", data["csv"])
+    assert code == 0, err
+    expected = net.predict(standardized(X))[:, 0].astype(np.float64) * y.std() + y.mean()
+    np.testing.assert_allclose([float(v) for v in out.splitlines()[1:]], expected, rtol=1e-6)
+    code, out, err = run(capsys, "evaluate", tmp_path / "old.npz", data["csv"])
+    assert code == 0, err
+    m = values(out)
+    ys = (y - y.mean()) / y.std()
+    hand = net.predict(standardized(X))[:, 0].astype(np.float64)
+    assert "loss (mse on standardized targets): " in out
+    assert m["loss"] == pytest.approx(np.mean((hand - ys) ** 2), rel=1e-5)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((expected - y) ** 2)), rel=1e-5)
+
+    # classifier with its labels in the metadata
+    net = ln.Network([ln.Dense(3, 3)], seed=3, loss="cross_entropy")
+    meta = {"features": FEATURES, "targets": ["kind"], "input": "csv",
+            "labels": ["high", "low", "mid"], "standardize": meta["standardize"]}
+    net.save(tmp_path / "old_cls.npz", metadata=meta)
+    code, out, err = run(capsys, "predict", tmp_path / "old_cls.npz", data["csv"])
+    assert code == 0, err
+    labels = np.array(["high", "low", "mid"])
+    assert out.splitlines()[1:] == list(labels[net.predict(standardized(X)).argmax(axis=1)])
+
+    # a prediction that overflows once scaled back to the targets' units
+    net = ln.Network([ln.Dense(3, 1)], seed=3)
+    net.layers[0].W = np.full((3, 1), 10.0)
+    meta = {"features": FEATURES, "targets": ["price"], "input": "csv",
+            "standardize": meta["standardize"],
+            "target_standardize": {"mean": [0.0], "std": [1e308]}}
+    net.save(tmp_path / "old_huge.npz", metadata=meta)
+    code, out, err = run(capsys, "predict", tmp_path / "old_huge.npz", data["csv"])
+    check_error(code, err, "the model's prediction is not finite (inf); in the targets' units "
+                "it exceeds the float64 range")
 
 
 # ---------------------------------------------------------------------------
@@ -426,8 +1073,20 @@ def test_error_unknown_label_at_evaluate(tmp_path, capsys, data):
      "argument --val-split: expected a fraction in [0, 1)"),
     (["train", "DATA", "--target", "price", "--out", "m.npz", "--lr", "-1"],
      "argument --lr: expected a positive number"),
-    (["train", "DATA", "--target", "price", "--out", "m.npz", "--optimizer", "rmsprop"],
-     "argument --optimizer: invalid choice: 'rmsprop'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--optimizer", "adagrad"],
+     "argument --optimizer: invalid choice: 'adagrad'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--schedule", "linear"],
+     "argument --schedule: invalid choice: 'linear'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--dropout", "1"],
+     "argument --dropout: expected a fraction in [0, 1), got '1'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--clip-norm", "0"],
+     "argument --clip-norm: expected a positive number, got '0'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--class-weight", "auto"],
+     "argument --class-weight: invalid choice: 'auto'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--loss", "hinge"],
+     "argument --loss: invalid choice: 'hinge'"),
+    (["train", "DATA", "--target", "price", "--out", "m.npz", "--patience", "-1"],
+     "argument --patience: expected an integer >= 0, got '-1'"),
     (["fly"], "invalid choice: 'fly'"),
     ([], "the following arguments are required: COMMAND"),
 ])
@@ -659,8 +1318,9 @@ def test_unusual_but_valid_csv_reads_like_the_plain_file(tmp_path, capsys, good_
                                                   *good_model["evaluation"]]
     # Trained on the same numbers, the model is the good one: same statistics and outputs.
     trained, good = ln.load(model), ln.load(good_model["model"])
-    assert trained.metadata["standardize"] == good.metadata["standardize"]
-    assert trained.metadata["target_standardize"] == good.metadata["target_standardize"]
+    np.testing.assert_array_equal(trained.layers[0].mean, good.layers[0].mean)
+    np.testing.assert_array_equal(trained.layers[0].std, good.layers[0].std)
+    assert trained.metadata["target_statistics"] == good.metadata["target_statistics"]
     code, out, err = run(capsys, "predict", model, good_model["csv"])
     assert code == 0, err
     np.testing.assert_allclose([float(v) for v in out.splitlines()[1:]],
@@ -705,41 +1365,51 @@ def test_huge_feature_and_target_values_train_and_evaluate(tmp_path, capsys):
     data.write_text("x1,x2,y\n" + "".join(f"{a!r},{b!r},{c!r}\n"
                                           for (a, b), c in zip(X.tolist(), y.tolist())))
     model = tmp_path / "m.npz"
+    # a float32 model cannot take such raw values; the message says what can
     code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--out", model)
+    check_error(code, err, f"{data}: row 2, column 'x1'", "beyond the range of a float32 model",
+                "use --dtype float64")
+    assert not model.exists()
+
+    code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--dtype", "float64",
+                         "--out", model)
     assert code == 0, err
     net = ln.load(model)
-    stats = net.metadata["standardize"]
     scale = np.abs(X).max(axis=0)     # numpy's statistics of the scaled columns, scaled back
-    np.testing.assert_allclose(stats["mean"], (X / scale).mean(axis=0) * scale, rtol=1e-12)
-    np.testing.assert_allclose(stats["std"], (X / scale).std(axis=0) * scale, rtol=1e-12)
-    y_mean, y_std = net.metadata["target_standardize"]["mean"][0], \
-        net.metadata["target_standardize"]["std"][0]
+    np.testing.assert_allclose(net.layers[0].mean, (X / scale).mean(axis=0) * scale, rtol=1e-12)
+    np.testing.assert_allclose(net.layers[0].std, (X / scale).std(axis=0) * scale, rtol=1e-12)
+    y_std = net.metadata["target_statistics"]["std"][0]
     np.testing.assert_allclose(y_std, (y / 1e155).std() * 1e155, rtol=1e-12)
 
     code, out, err = run(capsys, "evaluate", model, data, "--target", "y")
     assert code == 0, err
-    Z = (X - np.array(stats["mean"])) / np.array(stats["std"])
-    pred = net.predict(Z)[:, 0].astype(np.float64) * y_std + y_mean
+    pred = net.predict(X)[:, 0]
+    np.testing.assert_allclose(pred / 1e155, forward(net, X)[:, 0] / 1e155, rtol=1e-9)
     err_scaled = (pred - y) / 1e155
     m = values(out)
+    # printed with 6 significant digits
     assert m["rmse"] == pytest.approx(np.sqrt(np.mean(err_scaled ** 2)) * 1e155, rel=1e-5)
     assert m["mae"] == pytest.approx(np.mean(np.abs(err_scaled)) * 1e155, rel=1e-5)
+    assert m["loss"] == pytest.approx(np.mean(err_scaled ** 2) / (y_std / 1e155) ** 2, rel=1e-5)
     code, out, err = run(capsys, "predict", model, data)
     assert code == 0, err
-    np.testing.assert_allclose([float(v) for v in out.splitlines()[1:]], pred, rtol=1e-5)
+    np.testing.assert_array_equal([float(v) for v in out.splitlines()[1:]], pred)
 
 
-def test_value_beyond_float32_after_standardizing(tmp_path, capsys, good_model):
+def test_value_beyond_float32(tmp_path, capsys, good_model):
     data = tmp_path / "far.csv"
     data.write_text("x1,x2,y\n0.5,1,2\n1e39,1,2\n")
     for command in ("predict", "evaluate"):
         argv = [command, good_model["model"], data] + (["--target", "y"] * (command == "evaluate"))
         code, out, err = run(capsys, *argv)
         check_error(code, err, f"{data}: row 3, column 'x1'", "the value 1e+39",
-                    "beyond the range of a float32 model")
+                    "beyond the range of a float32 model (numbers up to 3.4e+38)")
         assert out == ""
-    # the same value is a valid training input: its own statistics keep it in range
     code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--out", tmp_path / "m.npz")
+    check_error(code, err, f"{data}: row 3, column 'x1'", "the value 1e+39",
+                "use --dtype float64 for such values")
+    code, out, err = run(capsys, "train", data, *TRAIN_ARGS, "--dtype", "float64",
+                         "--out", tmp_path / "m.npz")
     assert code == 0, err
 
 
@@ -747,21 +1417,22 @@ def test_non_finite_predictions_are_an_error(tmp_path, capsys):
     data = tmp_path / "extreme.csv"
     data.write_text("x,y\n" + "".join(f"{s},{s * 1e308!r}\n" for s in [-1.0, 1.0] * 10))
     model = tmp_path / "m.npz"
-    code, out, err = run(capsys, "train", data, "--target", "y", "--layers", "none", "--epochs",
-                         "2", "--val-split", "0", "-q", "--out", model)
+    train = ["train", data, "--target", "y", "--layers", "none", "--epochs", "2", "--val-split",
+             "0", "-q", "--out", model]
+    # float32 cannot hold the targets' standard deviation, 1e308
+    code, out, err = run(capsys, *train)
+    check_error(code, err, f"{data}: column 'y' has a standard deviation of 1e+308",
+                "beyond the range of a float32 model", "use --dtype float64")
+    code, out, err = run(capsys, *train, "--dtype", "float64")
     assert code == 0, err
     far = tmp_path / "far.csv"
     far.write_text("x,y\n1,1e308\n1e30,1e308\n")
-    code, out, err = run(capsys, "predict", model, far)
-    # x = 1e30 is a finite float32 input and output; scaled back by the target's
-    # standard deviation (1e308) the prediction overflows float64.
-    check_error(code, err, f"{far}: row 3: the model's prediction is not finite (inf); in the "
-                f"targets' units it exceeds the float64 range")
-    assert out == ""
-    code, out, err = run(capsys, "evaluate", model, far, "--target", "y")
-    check_error(code, err, f"{far}: some predictions, in the targets' units, exceed the float64 "
-                f"range")
-    assert out == ""
+    # x = 1e30 times a last layer scaled by 1e308 overflows float64
+    for command in (["predict", model, far], ["evaluate", model, far]):
+        code, out, err = run(capsys, *command)
+        check_error(code, err, f"{far}: row 3: the model's prediction is not finite (inf); the "
+                    f"inputs lie too far outside the training data for this float64 network")
+        assert out == ""
 
 
 def test_unusable_statistics_name_file_and_column(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """layernet.tabular: CSV/.npy/.npz reading, the number syntax, column lookup, error
 messages, split_rows, Standardizer (including values near the float64 limits),
-check_in_range and regression_metrics."""
+class labels as values, check_in_range, check_representable, coarse_columns,
+regression_metrics and r_squared."""
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 
 from layernet.tabular import (MAX_CELL_CHARS, DataError, Standardizer, check_in_range,
-                              label_strings, parse_number, read_table, regression_metrics,
-                              sorted_labels, split_rows)
+                              check_representable, class_text, class_values, coarse_columns,
+                              integer_levels, label_strings, parse_number, r_squared, read_table,
+                              regression_metrics, sorted_labels, split_rows)
 
 
 def write(path, text: str, encoding: str = "utf-8"):
@@ -576,3 +578,109 @@ def test_regression_metrics_check_arguments():
         regression_metrics(np.ones(2), np.ones(3))
     with pytest.raises(ValueError, match="target: expected finite values, got nan"):
         regression_metrics(np.ones(2), np.array([1.0, np.nan]))
+
+
+def test_regression_metrics_weighted_by_hand():
+    pred, target = np.array([[1.0], [2.0], [4.0]]), np.array([[1.0], [0.0], [1.0]])
+    m = regression_metrics(pred, target, np.array([1.0, 2.0, 1.0]))   # errors 0, 2, 3
+    assert m["rmse"] == pytest.approx(math.sqrt((0 + 2 * 4 + 9) / 4), rel=1e-15)
+    assert m["mae"] == pytest.approx((0 + 2 * 2 + 3) / 4, rel=1e-15)
+    # integer weights equal repeated rows
+    repeated = regression_metrics(np.array([1.0, 2.0, 2.0, 4.0]), np.array([1.0, 0.0, 0.0, 1.0]))
+    assert m == pytest.approx(repeated, rel=1e-15)
+    with pytest.raises(ValueError, match="sample_weight: expected 3 finite weights >= 0"):
+        regression_metrics(pred, target, np.array([1.0, -1.0, 1.0]))
+    with pytest.raises(ValueError, match="positive sum"):
+        regression_metrics(pred, target, np.zeros(3))
+
+
+# ---------------------------------------------------------------------------
+# r_squared
+# ---------------------------------------------------------------------------
+
+def test_r_squared_by_hand():
+    # target mean 1: SS_tot = 1 + 1 + 0 = 2 ... targets 0, 2, 1; predictions 0, 1, 1
+    assert r_squared(np.array([0.0, 1.0, 1.0]), np.array([0.0, 2.0, 1.0])) == pytest.approx(
+        1 - 1 / 2, rel=1e-15)
+    # two columns: the mean of each column's score
+    pred = np.array([[0.0, 5.0], [1.0, 5.0], [1.0, 7.0]])
+    target = np.array([[0.0, 4.0], [2.0, 6.0], [1.0, 8.0]])   # column 2: SS_res 3, SS_tot 8
+    assert r_squared(pred, target) == pytest.approx(((1 - 1 / 2) + (1 - 3 / 8)) / 2, rel=1e-15)
+    # weights: integer weights equal repeated rows
+    w = np.array([1.0, 3.0, 2.0])
+    rep_p = np.repeat(pred, w.astype(int), axis=0)
+    rep_t = np.repeat(target, w.astype(int), axis=0)
+    assert r_squared(pred, target, w) == pytest.approx(r_squared(rep_p, rep_t), rel=1e-14)
+    # a constant target: 1 when predicted exactly, else 0 (scikit-learn's convention)
+    assert r_squared(np.full(3, 2.0), np.full(3, 2.0)) == 1.0
+    assert r_squared(np.array([2.0, 2.0, 3.0]), np.full(3, 2.0)) == 0.0
+    assert r_squared(np.array([2.0, 1.0]), np.array([1.0, 2.0])) == pytest.approx(-3.0)
+
+
+def test_r_squared_near_the_float64_limits():
+    pred, target = np.array([0.0, 1.0, 1.0]), np.array([0.0, 2.0, 1.0])
+    for scale in (1e300, 1.7e308 / 2, 1e-300):
+        assert r_squared(pred * scale, target * scale) == pytest.approx(0.5, rel=1e-12)
+    # spread of +-1.7e308: differences overflow, the score does not
+    assert r_squared(np.array([1.7e308, -1.7e308]), np.array([1.7e308, -1.7e308])) == 1.0
+    assert r_squared(np.array([0.0, 0.0]), np.array([1.7e308, -1.7e308])) == pytest.approx(0.0)
+
+
+# ---------------------------------------------------------------------------
+# Class labels as values
+# ---------------------------------------------------------------------------
+
+def test_class_values_and_text_round_trip():
+    assert class_values(["0", "1", "10"]) == [0, 1, 10]
+    assert all(type(v) is int for v in class_values(["0", "1"]))
+    assert class_values(["0.5", "1"]) == [0.5, 1.0]
+    assert class_values(["cat", "dog"]) == ["cat", "dog"]
+    assert class_values(["1", "cat"]) == ["1", "cat"]
+    big = str(2 ** 70)
+    assert class_values([big]) == [2 ** 70]                  # exact beyond 2**53
+    for labels in (["0", "1", "10"], ["0.5", "1"], ["cat", "dog"], [big, "3"]):
+        assert [class_text(v) for v in class_values(labels)] == labels
+    assert class_text(3.0) == "3" and class_text(np.int64(-2)) == "-2"
+    assert class_text(True) == "True" and class_text(" x ") == "x"
+    # what a data file holds matches: read_table labels use the same spelling
+    assert label_strings(["1.0", "2"]) == [class_text(1), class_text(2.0)]
+
+
+def test_integer_levels():
+    assert integer_levels(np.array([2.0, 0.0, 1.0, 1.0])) == [0, 1, 2]
+    assert integer_levels(np.array([0.5, 1.0])) is None
+    assert integer_levels(np.arange(11.0)) is None            # more than 10: not classes
+    assert integer_levels(np.arange(11.0), limit=11) == list(range(11))
+    assert integer_levels(np.array([2.0 ** 60, 0.0])) is None
+
+
+def test_text_cells_counts_words_not_numbers(tmp_path):
+    p = write(tmp_path / "d.csv", "a,b\n1,x\n2,\n3,y\nnan,x\n4,z\n")
+    t = read_table(p)
+    assert t.text_cells("b") == (4, ["x", "y", "z"])
+    assert t.text_cells("b", limit=1) == (4, ["x"])
+    assert t.text_cells("a") == (0, [])                        # nan is a number, if not finite
+
+
+# ---------------------------------------------------------------------------
+# What a model's dtype holds
+# ---------------------------------------------------------------------------
+
+def test_check_representable_names_the_cell(tmp_path):
+    p = write(tmp_path / "d.csv", "a,b\n1,2\n3,-1e39\n")
+    t = read_table(p)
+    X = t.numeric(["a", "b"])
+    check_representable(X, np.float64, t, ["a", "b"])
+    with pytest.raises(DataError) as err:
+        check_representable(X, np.float32, t, ["a", "b"], "; use --dtype float64")
+    assert str(err.value) == (f"{p}: row 3, column 'b' (rows counted with the header as row 1): "
+                              f"the value -1e+39 is beyond the range of a float32 model "
+                              f"(numbers up to 3.4e+38); use --dtype float64")
+
+
+def test_coarse_columns():
+    # float32 steps: 0.0625 at 1e6 (6% of a std of 1), 2**-23 at 1 (1e-7 of a std of 1)
+    s = Standardizer(np.array([1e6, 1.0, 1e6]), np.array([1.0, 1.0, 1e4]))
+    assert coarse_columns(s, ["pos", "x", "wide"], np.float32) == ["pos"]
+    assert coarse_columns(s, ["pos", "x", "wide"], np.float64) == []
+    assert coarse_columns(s, ["pos", "x", "wide"], np.float32, tolerance=0.1) == []
