@@ -29,7 +29,6 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
-    from sklearn.utils import shuffle as _sk_shuffle
     from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as _exc:  # scikit-learn missing, or older than 1.6 (no validate_data)
@@ -135,14 +134,12 @@ class _BaseMLP(BaseEstimator):
     Gradient scale: scikit-learn minimises, per minibatch, half the squared
     error summed over the outputs (regression), the log-loss summed over the
     outputs (logistic outputs) or the softmax log-loss, each averaged over
-    rows. layernet's losses average over outputs too (mse also without the
-    half), so the gradients differ by a constant factor s (n_outputs / 2,
-    n_outputs, 1); sgd multiplies its learning rate by s and adam divides its
-    epsilon by s, which gives scikit-learn's updates exactly.
+    rows. layernet's mse and binary_cross_entropy average over the outputs
+    instead (mse without the half), so the gradients differ by a constant
+    factor s (n_outputs / 2, n_outputs, 1); sgd multiplies its learning rate
+    by s and adam divides its epsilon by s, which gives scikit-learn's updates.
     """
 
-    # Subclasses set these
-    _loss_name = ""
 
     def _check_params(self) -> dict:
         """The parameters, checked, as a dict of resolved values (self unchanged)."""
@@ -199,7 +196,7 @@ class _BaseMLP(BaseEstimator):
         """X densified (sparse input) and converted to the network's dtype."""
         if hasattr(X, "toarray"):
             X = X.toarray()
-        return to_dtype(np.asarray(X), self._dtype_, "X")
+        return to_dtype(np.asarray(X), self._network_dtype, "X")
 
     def _check_sample_weight(self, sample_weight, n_samples: int) -> np.ndarray | None:
         if sample_weight is None:
@@ -287,7 +284,7 @@ class _BaseMLP(BaseEstimator):
         return [layer.B for layer in self.network_.layers]
 
     @property
-    def _dtype_(self) -> np.dtype:
+    def _network_dtype(self) -> np.dtype:
         return self.network_.dtype if hasattr(self, "network_") else check_dtype(self.dtype)
 
     def _gradient_scale(self) -> float:
@@ -302,13 +299,12 @@ class _BaseMLP(BaseEstimator):
         return float(sum(np.dot(W.ravel().astype(np.float64), W.ravel().astype(np.float64))
                          for W in self.coefs_))
 
-    def _outputs(self, X, check_input: bool = True) -> np.ndarray:
+    def _outputs(self, X) -> np.ndarray:
         """The network's raw outputs (logits for classifiers) in float64."""
         check_is_fitted(self, "network_")
-        if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
-                              reset=False)
-            X = self._dense(X)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32),
+                          reset=False)
+        X = self._dense(X)
         with _threads(self.n_threads):
             return self.network_.predict(X).astype(np.float64)
 
@@ -318,10 +314,13 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("early_stopping: partial_fit does not support early_stopping=True")
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        if first_pass and hasattr(self, "network_"):
+            # a new fit that fails leaves the estimator unfitted, never half old, half new
+            del self.network_
         X, Y = self._validate_input(X, y, incremental, first_pass, classes)
         if hasattr(X, "toarray"):
             X = X.toarray()
-        X = to_dtype(np.asarray(X), p["dtype"] if first_pass else self._dtype_, "X")
+        X = to_dtype(np.asarray(X), p["dtype"] if first_pass else self._network_dtype, "X")
         sample_weight = self._check_sample_weight(sample_weight, X.shape[0])
         rng = check_random_state(self.random_state)
         if first_pass:
@@ -399,7 +398,10 @@ class _BaseMLP(BaseEstimator):
             self.n_iter_ = 0
             for _ in range(p["max_iter"]):
                 if self.shuffle:
-                    sample_idx = _sk_shuffle(sample_idx, random_state=rng)
+                    # the permutation sklearn.utils.shuffle draws, without its overhead
+                    order = np.arange(n_samples)
+                    rng.shuffle(order)
+                    sample_idx = sample_idx[order]
                     Xe, Ye = X_train[sample_idx], Y_train[sample_idx]
                     we = None if w_train is None else w_train[sample_idx]
                 else:
@@ -619,7 +621,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if reset:
             self.out_activation_ = "identity"
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        dtype = check_dtype(self.dtype) if reset or not hasattr(self, "network_") else self._dtype_
+        dtype = (check_dtype(self.dtype) if reset or not hasattr(self, "network_")
+                 else self._network_dtype)
         return X, to_dtype(np.asarray(Y, dtype=np.float64), dtype, "y")
 
     def _validation_targets(self, Y_val):
@@ -742,270 +745,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if len(unknown):
                 raise ValueError(f"y: has classes not in classes_; classes_ is {self.classes_}, y "
                                  f"has {unique_labels(y)}")
-        dtype = check_dtype(self.dtype) if reset or not hasattr(self, "network_") else self._dtype_
-        Y = self._label_binarizer.transform(y)
-        return X, np.ascontiguousarray(Y, dtype=dtype)
-
-    def _set_output_classes(self) -> None:
-        pass
-
-    def _is_classifier(self) -> bool:
-        return False
-
-    def fit(self, X, y, sample_weight=None):
-        """Train on X (n_samples, n_features; sparse input is densified) and y.
-
-        sample_weight: one weight >= 0 per sample; each minibatch's loss is
-        the weighted mean of its samples' losses, and samples of weight zero
-        are left out of training.
-
-        Returns self.
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
-
-_PARAMS_DOC = """
-    Parameters are scikit-learn's (same names, defaults and meaning):
-    hidden_layer_sizes, activation ('identity', 'logistic', 'tanh', 'relu', or
-    a layernet name: 'sigmoid', 'leaky_relu', 'softplus', 'silu', 'gelu'),
-    solver ('adam' or 'sgd'; 'lbfgs' is refused), alpha, batch_size,
-    learning_rate ('constant', 'invscaling', 'adaptive'; sgd only),
-    learning_rate_init, power_t, max_iter, shuffle, random_state, tol,
-    verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
-    validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, and
-    max_fun (accepted, unused: it bounds L-BFGS only). Beyond scikit-learn:
-
-    dtype : float32 (default) or float64
-        The network's precision. Inputs are converted to it; predictions and
-        probabilities are returned in float64.
-    n_threads : int or None
-        Kernel threads during fit and predict (set process-wide for the
-        duration of the call); None keeps layernet's setting.
-
-    Training follows scikit-learn's: the same initialisation (Glorot uniform
-    for weights and intercepts), shuffling and validation split drawn from
-    random_state, the same stopping rules and learning-rate schedules, the
-    loss_curve_ in scikit-learn's units, and the same minibatch updates for
-    sgd (momentum, Nesterov) and adam, with these differences:
-
-    - alpha: scikit-learn adds alpha * W / (the batch's total sample weight)
-      to the gradient of the coefficients only. layernet applies L2 weight
-      decay to every parameter with one coefficient per fit, so here it is
-      alpha / (batch_size * mean sample weight) (divided by the gradient
-      scale), applied to the intercepts as well; the last, smaller batch of
-      an epoch gets the same coefficient as the others. With alpha=0 the
-      updates are scikit-learn's.
-    - adam: scikit-learn adds epsilon to sqrt(v) before bias correction; here
-      it is matched exactly at the first step of each epoch and differs by a
-      factor of at most sqrt((1 - beta_2**t) / (1 - beta_2**t0)) within it.
-    - loss_curve_'s regularisation term uses the coefficients at the end of
-      each epoch rather than before each batch.
-
-    Fitted attributes: coefs_, intercepts_ (views of the network's
-    parameters), loss_, loss_curve_, best_loss_, validation_scores_,
-    best_validation_score_, n_iter_, t_, n_features_in_, feature_names_in_,
-    n_layers_, n_outputs_, out_activation_, and network_, the trained
-    ln.Network.
-"""
-
-
-class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor, trained by layernet: a drop-in for
-    sklearn.neural_network.MLPRegressor (squared error; loss='poisson' is
-    not supported).
-    """
-
-    __doc__ += _PARAMS_DOC
-
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=np.float32, n_threads=None):
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dtype = dtype
-        self.n_threads = n_threads
-
-    def _check_params(self) -> dict:
-        if self.loss == "poisson":
-            raise ValueError("loss: 'poisson' is not supported by layernet (it has no exponential "
-                             "output); use loss='squared_error'")
-        if self.loss != "squared_error":
-            raise ValueError(f"loss: expected 'squared_error', got {self.loss!r}")
-        return super()._check_params()
-
-    def _network_loss(self) -> str:
-        return "mse"
-
-    def _gradient_scale(self) -> float:
-        return self.n_outputs_ / 2.0
-
-    def _loss_scale(self) -> float:
-        return 0.5
-
-    def _validate_input(self, X, y, incremental, reset, classes=None):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        if reset:
-            self.out_activation_ = "identity"
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        dtype = check_dtype(self.dtype) if reset or not hasattr(self, "network_") else self._dtype_
-        return X, to_dtype(np.asarray(Y, dtype=np.float64), dtype, "y")
-
-    def _validation_targets(self, Y_val):
-        Y_val = Y_val.astype(np.float64)
-        return Y_val.ravel() if Y_val.shape[1] == 1 else Y_val
-
-    def _predict_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
-        return outputs.ravel() if outputs.shape[1] == 1 else outputs
-
-    def _score_function(self, y, pred, sample_weight=None):
-        return r2_score(y, pred, sample_weight=sample_weight)
-
-    def predict(self, X) -> np.ndarray:
-        """Predicted values (float64), shape (n_samples,) for one output, else
-        (n_samples, n_outputs)."""
-        return self._predict_from_outputs(self._outputs(X))
-
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), continuing the network and optimizer (the
-        first call creates them). Returns self."""
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
-
-
-class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier, trained by layernet: a drop-in for
-    sklearn.neural_network.MLPClassifier.
-
-    Labels may be of any type (strings, integers, booleans). Two classes:
-    one logistic output (binary cross-entropy); more: a softmax output
-    (cross-entropy); a 2-D indicator y (multilabel): one independent
-    logistic output per label. predict_proba returns float64 rows that sum
-    to 1 (binary: [1 - p, p]).
-    """
-
-    __doc__ += _PARAMS_DOC
-
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=np.float32, n_threads=None):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dtype = dtype
-        self.n_threads = n_threads
-
-    def _is_classifier(self) -> bool:
-        return True
-
-    def _network_loss(self) -> str:
-        return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
-
-    def _gradient_scale(self) -> float:
-        return 1.0 if self.out_activation_ == "softmax" else float(self.n_outputs_)
-
-    def _loss_scale(self) -> float:
-        return self._gradient_scale()
-
-    def _validate_input(self, X, y, incremental, reset, classes=None):
-        if incremental and not hasattr(self, "classes_"):
-            # the first partial_fit call fixes the classes
-            if type_of_target(y).startswith("multilabel"):
-                binarizer = LabelBinarizer().fit(y)
-            elif classes is None:
-                raise ValueError("classes: must be passed on the first call to partial_fit")
-            else:
-                binarizer = LabelBinarizer().fit(unique_labels(classes))
-        elif incremental and classes is not None and not np.array_equal(
-                unique_labels(classes), self.classes_):
-            raise ValueError(f"classes: {unique_labels(classes)} is not the same as on the first "
-                             f"call to partial_fit, {self.classes_}")
-        else:
-            binarizer = None
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=(np.float64, np.float32), reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        if binarizer is None and (not hasattr(self, "classes_") or
-                                  (not self.warm_start and not incremental)):
-            binarizer = LabelBinarizer().fit(y)
-        if binarizer is not None:
-            self._label_binarizer = binarizer
-            self.classes_ = binarizer.classes_
-            self.out_activation_ = ("softmax" if binarizer.y_type_ == "multiclass" else "logistic")
-        else:
-            labels = unique_labels(y)
-            if self.warm_start and not incremental:
-                if set(labels) != set(self.classes_):
-                    raise ValueError(f"y: warm_start can only be used where y has the same classes "
-                                     f"as in the previous call to fit; previously got "
-                                     f"{self.classes_}, y has {labels}")
-            elif len(np.setdiff1d(labels, self.classes_, assume_unique=True)):
-                raise ValueError(f"y: has classes not in classes_; classes_ is {self.classes_}, "
-                                 f"y has {labels}")
-        dtype = check_dtype(self.dtype) if reset or not hasattr(self, "network_") else self._dtype_
+        dtype = (check_dtype(self.dtype) if reset or not hasattr(self, "network_")
+                 else self._network_dtype)
         Y = self._label_binarizer.transform(y)
         return X, np.ascontiguousarray(Y, dtype=dtype)
 

@@ -317,8 +317,11 @@ def test_refusals_name_the_parameter(digits):
         clf.set_params(hidden_layer_sizes=(9,)).fit(X, y)
     with pytest.raises(ValueError, match="y: has classes not in classes_"):
         MLPClassifier(max_iter=2).partial_fit(X, y % 3, classes=[0, 1, 2]).partial_fit(X, y)
+    fitted = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2).fit(X, y)
     with pytest.raises(ValueError, match="sample_weight: element 3 is -1.0"):
-        MLPClassifier().fit(X[:5], y[:5], sample_weight=[1, 1, 1, -1, 1])
+        fitted.fit(X[:5], y[:5] % 3, sample_weight=[1, 1, 1, -1, 1])
+    with pytest.raises(NotFittedError):       # not the old network with the new classes
+        fitted.predict(X)
 
 
 def test_divergence_is_both_floating_point_and_value_error():
