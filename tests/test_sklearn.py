@@ -41,6 +41,26 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
+def test_float32_defaults_meet_the_checks_to_float32_precision():
+    # The two checks the float32 defaults miss at rtol=1e-7, at float32's own
+    # precision: weights equal to repetitions (full batch), and predictions
+    # of a subset equal to those of the whole (each row's sums may run in
+    # another order when the batch is smaller: about one ulp).
+    rng = np.random.RandomState(42)
+    X = rng.rand(15, 30)
+    y = rng.randint(0, 3, size=15)
+    w = rng.randint(0, 5, size=15)
+    for est, method in ((MLPClassifier(max_iter=100, random_state=0), "predict_proba"),
+                        (MLPRegressor(max_iter=100, random_state=0), "predict")):
+        weighted = clone(est).fit(X, y, sample_weight=w)
+        repeated = clone(est).fit(X.repeat(w, axis=0), y.repeat(w))
+        np.testing.assert_allclose(getattr(weighted, method)(X), getattr(repeated, method)(X),
+                                   rtol=2e-5, atol=1e-7)
+        whole = getattr(weighted, method)(X)
+        rows = np.vstack([getattr(weighted, method)(X[i:i + 1]).reshape(1, -1) for i in range(15)])
+        np.testing.assert_allclose(rows, whole.reshape(15, -1), rtol=2e-6, atol=1e-7)
+
+
 # ---------------------------------------------------------------------------
 # Side by side with scikit-learn's MLP (float64, same random_state)
 # ---------------------------------------------------------------------------
