@@ -13,18 +13,22 @@ pinned (17 by default) and the IR version is 8, so onnxruntime releases from
 1.13 on load the file.
 
 Layers become standard operators:
-  Dense        Gemm(inputs, W, B), then its activation
+  Dense        Gemm(inputs, W, B) in float32, MatMul(inputs, W) + B in
+               float64; then its activation
   Standardize  Sub(mean), then Div(std)
   Dropout      nothing (it is the identity in inference)
 
-Activations, float32 / float64 (onnxruntime's CPU provider has no double
-kernel for Softplus or Erf, and LeakyRelu's alpha is a float32 attribute):
+Activations, float32 / float64. The float64 forms avoid what onnxruntime
+cannot run in double: its CPU provider has no double Softplus or Erf,
+LeakyRelu's alpha is a float32 attribute, and onnxruntime 1.16's optimizer
+fuses Gemm + Relu/Sigmoid/Tanh into FusedGemm and x * Sigmoid(x) into
+QuickGelu, neither of which has a double kernel there.
   relu, sigmoid, tanh   Relu, Sigmoid, Tanh
   leaky_relu            LeakyRelu(alpha=0.01) / Max(x, 0.01 x)
   softplus              Softplus / Relu(x) + log1p(exp(-|x|)), log1p(q)
                         as q log(1 + q) / ((1 + q) - 1) (exact where 1 + q
                         rounds to 1)
-  silu                  x * Sigmoid(x)
+  silu                  x * Sigmoid(x) / x / (1 + exp(-x))
   gelu                  x Phi(x) in both dtypes, Phi(x) from exp(-t^2)
                         erfcx(t), t = |x| / sqrt 2, erfcx a fitted
                         polynomial (below). The usual 0.5 x (1 + Erf(x /
@@ -184,6 +188,11 @@ def _silu(g: _Builder, x: str) -> str:
     return g.op("Mul", [x, g.op("Sigmoid", [x])])
 
 
+def _silu_div(g: _Builder, x: str) -> str:
+    # exp(-x) overflows to inf below -709, where x / inf = -0 is the right limit
+    return g.op("Div", [x, g.op("Add", [g.op("Exp", [g.op("Neg", [x])]), g.const(1.0)])])
+
+
 def _gelu_erf(g: _Builder, x: str, scale: str = "div", grouping: int = 0) -> str:
     """0.5 x (1 + Erf(x / sqrt 2)), as other exporters write it; scale and
     grouping give its equivalent forms."""
@@ -227,14 +236,15 @@ _EXPORT_FLOAT32 = {
     "leaky_relu": _leaky_relu_op, "softplus": _softplus_op, "silu": _silu,
     "gelu": _gelu_erfc_poly,
 }
-_EXPORT_FLOAT64 = {**_EXPORT_FLOAT32, "leaky_relu": _leaky_relu_max, "softplus": _softplus_stable}
+_EXPORT_FLOAT64 = {**_EXPORT_FLOAT32, "leaky_relu": _leaky_relu_max, "softplus": _softplus_stable,
+                   "silu": _silu_div}
 
 # Every form load recognises, per activation
 _IMPORT_FORMS: list[tuple[str, Callable[[_Builder, str], str]]] = [
     ("relu", _unary("Relu")), ("sigmoid", _unary("Sigmoid")), ("tanh", _unary("Tanh")),
     ("leaky_relu", _leaky_relu_op), ("leaky_relu", _leaky_relu_max),
     ("softplus", _softplus_op), ("softplus", _softplus_stable),
-    ("silu", _silu), ("gelu", _gelu_erfc_poly),
+    ("silu", _silu), ("silu", _silu_div), ("gelu", _gelu_erfc_poly),
 ] + [("gelu", (lambda s, k: lambda g, x: _gelu_erf(g, x, s, k))(scale, grouping))
      for scale in ("div", "mul") for grouping in (0, 1, 2)]
 
@@ -282,8 +292,11 @@ def _build_graph(net) -> _Builder:
         g.prefix = f"layer{i}_"
         kind = layer.kind
         if kind == "dense":
-            current = g.op("Gemm", [current, g.const(layer.W, f"layer{i}_W"),
-                                    g.const(layer.B, f"layer{i}_B")])
+            W, B = g.const(layer.W, f"layer{i}_W"), g.const(layer.B, f"layer{i}_B")
+            if net.dtype == np.float64:
+                current = g.op("Add", [g.op("MatMul", [current, W]), B])
+            else:
+                current = g.op("Gemm", [current, W, B])
             if layer.activation != "identity":
                 current = table[layer.activation](g, current)
         elif kind == "standardize":
