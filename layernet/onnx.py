@@ -9,31 +9,35 @@ default, one output: "probabilities" (the loss's output transform, Softmax
 over the last axis or Sigmoid) for a classification loss, "outputs" (the raw
 outputs, what net.predict returns) otherwise; output="both" gives both.
 Initializers, inputs and outputs are in the network's dtype. The opset is
-pinned (17 by default) and the IR version is 8, so onnxruntime releases from
-1.13 on load the file.
+pinned (17 by default) and the IR version is 8; the files run in
+onnxruntime 1.16 (the oldest checked) and newer.
 
 Layers become standard operators:
-  Dense        Gemm(inputs, W, B) in float32, MatMul(inputs, W) + B in
-               float64; then its activation
+  Dense        float32: Gemm(inputs, W, B); float64: MatMul(inputs, W), Add(B);
+               then its activation
   Standardize  Sub(mean), then Div(std)
   Dropout      nothing (it is the identity in inference)
 
-Activations, float32 / float64. The float64 forms avoid what onnxruntime
-cannot run in double: its CPU provider has no double Softplus or Erf,
-LeakyRelu's alpha is a float32 attribute, and onnxruntime 1.16's optimizer
-fuses Gemm + Relu/Sigmoid/Tanh into FusedGemm and x * Sigmoid(x) into
-QuickGelu, neither of which has a double kernel there.
+Activations:
   relu, sigmoid, tanh   Relu, Sigmoid, Tanh
-  leaky_relu            LeakyRelu(alpha=0.01) / Max(x, 0.01 x)
-  softplus              Softplus / Relu(x) + log1p(exp(-|x|)), log1p(q)
-                        as q log(1 + q) / ((1 + q) - 1) (exact where 1 + q
-                        rounds to 1)
-  silu                  x * Sigmoid(x) / x / (1 + exp(-x))
-  gelu                  x Phi(x) in both dtypes, Phi(x) from exp(-t^2)
-                        erfcx(t), t = |x| / sqrt 2, erfcx a fitted
-                        polynomial (below). The usual 0.5 x (1 + Erf(x /
-                        sqrt 2)) cancels for x < 0: in float32 it is off by
-                        1e-4 relative at x = -3.5 and by 5% at x = -5.
+  leaky_relu            float32: LeakyRelu(alpha=0.01)
+                        float64: Max(x, Mul(x, 0.01))
+  softplus              float32: Softplus
+                        float64: Relu(x) + log1p(exp(-|x|)), with log1p(q)
+                        written q log(1 + q) / ((1 + q) - 1), and q where
+                        1 + q rounds to 1
+  silu                  float32: Mul(x, Sigmoid(x))
+                        float64: Div(x, 1 + exp(-x))
+  gelu                  x Phi(x), Phi from exp(-t^2) erfcx(t) with
+                        t = |x| / sqrt 2 and erfcx a fitted polynomial
+                        (below); the usual 0.5 x (1 + Erf(x / sqrt 2))
+                        cancels for x < 0 (in float32 it is 1e-4 off at
+                        x = -3.5 and 5% off at x = -5)
+The float64 forms avoid what onnxruntime cannot run in double: its CPU
+provider has no double Softplus or Erf, LeakyRelu's alpha is a float32
+attribute, and onnxruntime 1.16's optimizer fuses Gemm + Relu/Sigmoid/Tanh
+into FusedGemm and x * Sigmoid(x) into QuickGelu, which have no double
+kernels there.
 
 The model's metadata_props keep the loss ("layernet.loss", JSON) and the
 class labels ("layernet.classes"), so load rebuilds the same network.
@@ -62,7 +66,8 @@ import numpy as np
 DEFAULT_OPSET = 17
 #: the oldest opset written: Softmax's axis means the last axis from 13 on
 MIN_OPSET = 13
-#: the IR version of ONNX 1.12 (opset 17); onnxruntime has read it since 1.11
+#: the IR version written (that of ONNX 1.12, which introduced opset 17), or
+#: the one a newer opset needs
 IR_VERSION = 8
 #: the oldest opset load reads (Erf appeared in opset 9)
 MIN_IMPORT_OPSET = 9
@@ -82,8 +87,8 @@ _MAX_BYTES = 2**31 - 2**24
 # u = (t - 3) / (t + 3), lowest power first. Fitted by Chebyshev interpolation
 # at 60 nodes in 50-digit arithmetic, truncated to degree 22 and converted to
 # powers of u; relative error below 4e-15 for every t >= 0 (tests/test_onnx.py
-# checks the graph against math.erfc). In float32 the coefficients round to
-# float32 and the graph is as accurate as float32 allows.
+# checks the graph against math.erfc). In float32 the graph is within 2e-5 of
+# each value: t * t rounded to float32 carries t^2 eps into exp(-t^2).
 _ERFCX_SHIFT = 3.0
 _ERFCX_POLY = (
     0.17900115118138996, -0.32623356004303644, 0.24560380171232726, -0.15011593650084654,
@@ -111,6 +116,9 @@ def _import_onnx():
 # The loss's output transform
 # ---------------------------------------------------------------------------
 
+_MISSING = object()
+_TRANSFORM_OPS = {"softmax": "Softmax", "sigmoid": "Sigmoid"}
+
 def output_transform(loss) -> str | None:
     """'softmax', 'sigmoid' or None: what the loss's predict_proba applies."""
     transform = getattr(loss, "output_transform", _MISSING)
@@ -129,9 +137,6 @@ def loss_for_transform(transform: str):
     from .losses import BinaryCrossEntropy, CrossEntropy
     return {"softmax": CrossEntropy, "sigmoid": BinaryCrossEntropy}[transform]()
 
-
-_MISSING = object()
-_TRANSFORM_OPS = {"softmax": "Softmax", "sigmoid": "Sigmoid"}
 
 
 # ---------------------------------------------------------------------------
@@ -312,7 +317,8 @@ def _build_graph(net) -> _Builder:
 def to_onnx(net, opset: int = DEFAULT_OPSET, output: str = "auto"):
     """The network as an onnx.ModelProto (see the module docstring for the graph).
 
-    opset: the default-domain opset to declare (13 or newer; 17 by default).
+    opset: the default-domain opset to declare (13 or newer; 17 by default);
+    the IR version is 8, or the newer one the opset needs.
     output: "auto" (the probabilities for a classification loss, else the raw
     outputs), "raw" (the raw outputs only: logits for cross_entropy),
     "probabilities", or "both" (graph outputs "outputs" and "probabilities").
@@ -332,12 +338,8 @@ def to_onnx(net, opset: int = DEFAULT_OPSET, output: str = "auto"):
                          f"external data (at most {_MAX_BYTES:,})")
     g = _build_graph(net)
     elem_type = TensorProto.DOUBLE if net.dtype == np.float64 else TensorProto.FLOAT
-    nodes = g.nodes
-    raw = nodes[-1][2] if nodes else INPUT_NAME
-    if raw == INPUT_NAME:
-        nodes = nodes + [("Identity", [INPUT_NAME], RAW_NAME, {})]
-    else:
-        nodes = [(op, ins, RAW_NAME if out == raw else out, attrs) for op, ins, out, attrs in nodes]
+    raw = g.nodes[-1][2]   # every network has a Dense or Standardize layer
+    nodes = [(op, ins, RAW_NAME if out == raw else out, attrs) for op, ins, out, attrs in g.nodes]
     outputs = []
     if write_raw:
         outputs.append(helper.make_tensor_value_info(RAW_NAME, elem_type, ["batch", net.n_out]))
@@ -353,8 +355,9 @@ def to_onnx(net, opset: int = DEFAULT_OPSET, output: str = "auto"):
         outputs,
         initializer=[numpy_helper.from_array(np.ascontiguousarray(a), name)
                      for name, a in g.consts.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              ir_version=IR_VERSION, producer_name="layernet",
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="layernet",
+                              ir_version=max(IR_VERSION, helper.find_min_ir_version_for(opsets)),
                               producer_version=__version__)
     model.doc_string = (f"layernet network: {net.n_in} inputs, {net.n_out} outputs, "
                         f"{len(net.layers)} layers, loss {net.loss_name}, {net.dtype}")
@@ -422,6 +425,9 @@ class _Graph:
                 raise self.bad(f"{self.describe(k)} is in domain {node.domain!r}; only standard "
                                f"ONNX operators are supported")
             for name in node.output:
+                if name in self.producer or name in self.consts:
+                    raise self.bad(f"tensor {name!r} is written twice (by {self.describe(k)} "
+                                   f"and before it)")
                 if name:
                     self.producer[name] = k
             for name in node.input:
@@ -432,6 +438,9 @@ class _Graph:
             raise self.bad(f"expected one graph input, got {len(inputs)} "
                            f"({', '.join(repr(v.name) for v in inputs)})")
         self.input = inputs[0].name
+        if self.input in self.producer:
+            raise self.bad(f"{self.describe(self.producer[self.input])} writes the graph input "
+                           f"{self.input!r}")
         self.dtype, self.n_in = self._input_type(inputs[0])
         self.outputs = [v.name for v in graph.output]
         if not self.outputs:
@@ -836,6 +845,8 @@ def load(source):
     layers, tensors = [], []
     width, current, final = graph.n_in, graph.input, None
     while True:
+        if any(k in graph.used for k in graph.consumers_of(current)):
+            raise graph.bad(f"tensor {current!r} feeds a node already read: the graph has a cycle")
         final = _final_transform(graph, current, sigmoid_is_transform)
         if final is not None:
             graph.take(final[1])

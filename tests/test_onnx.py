@@ -167,13 +167,13 @@ def test_batch_dimension_is_dynamic_and_io_in_the_model_dtype(dtype):
         assert s.run(None, {"inputs": inputs(n, 5, dtype)})[0].shape == (n, 3)
 
 
-@pytest.mark.parametrize("opset", [None, 13, 19])
-def test_opset_and_ir_version(opset):
+@pytest.mark.parametrize("opset,ir_version", [(None, 8), (13, 8), (17, 8), (19, 9), (21, 10)])
+def test_opset_and_ir_version(opset, ir_version):
     net = make_net(np.float64, "gelu")
     model = lo.to_onnx(net) if opset is None else lo.to_onnx(net, opset=opset)
     declared = {o.domain: o.version for o in model.opset_import}
     assert declared == {"": opset or 17}
-    assert model.ir_version == 8 if opset in (None, 13) else model.ir_version >= 8
+    assert model.ir_version == ir_version
     assert model.producer_name == "layernet" and model.producer_version == ln.__version__
     onnx.checker.check_model(model, full_check=True)
     X = inputs(20, net.n_in, np.float64)
@@ -627,6 +627,19 @@ def test_load_refuses_other_graphs():
     with pytest.raises(ValueError, match=r"graph output 'z' is also read by node #1 "
                                          r"\(unnamed\) \(op Relu\)"):
         lo.load(extra_output)
+    twice = graph_model([helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="one"),
+                         helper.make_node("Relu", ["x"], ["y"], name="two")], {"w": W, "b": B})
+    with pytest.raises(ValueError, match=r"tensor 'y' is written twice \(by node 'two' \(op Relu\)"):
+        lo.load(twice)
+    cycle = graph_model([helper.make_node("Gemm", ["x", "w", "b"], ["z"], name="dense"),
+                         helper.make_node("Relu", ["z"], ["x"], name="back")], {"w": W, "b": B})
+    with pytest.raises(ValueError, match=r"node 'back' \(op Relu\) writes the graph input 'x'"):
+        lo.load(cycle)
+    loop = graph_model([helper.make_node("Add", ["x", "r"], ["a"], name="join"),
+                        helper.make_node("Gemm", ["a", "w", "b"], ["z"], name="dense"),
+                        helper.make_node("Relu", ["z"], ["r"], name="back")], {"w": W, "b": B})
+    with pytest.raises(ValueError, match=r"node 'join' \(op Add\) is not supported"):
+        lo.load(loop)
     mismatched = lo.to_onnx(make_net(np.float32, "relu", "cross_entropy"))
     helper.set_model_props(mismatched, {lo.LOSS_KEY: '{"name": "mse"}'})
     with pytest.raises(ValueError, match=r"ends with Softmax, but metadata 'layernet.loss' names "
