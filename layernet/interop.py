@@ -102,8 +102,8 @@ def from_torch(module, loss=None, dropout: str = "keep"):
     sigmoid_is_transform = chosen is None or output_transform(chosen) == "sigmoid"
 
     # The last non-Identity, non-Dropout module may be the loss's output transform
-    significant = [i for i, (_, child) in enumerate(leaves)
-                   if not isinstance(child, (torch.nn.Identity, torch.nn.Dropout))]
+    passive = (torch.nn.Identity, torch.nn.Dropout)
+    significant = [i for i, (_, child) in enumerate(leaves) if type(child) not in passive]
     transform = None
     if significant:
         last = leaves[significant[-1]][1]
@@ -112,11 +112,10 @@ def from_torch(module, loss=None, dropout: str = "keep"):
         elif type(last) is torch.nn.Sigmoid and sigmoid_is_transform:
             transform = "sigmoid"
     if transform is not None:
-        if any(isinstance(child, torch.nn.Dropout) for _, child in leaves[significant[-1]:]) and \
-                dropout == "keep":
-            where, child = next((p, c) for p, c in leaves[significant[-1]:]
-                                if isinstance(c, torch.nn.Dropout))
-            raise ValueError(f"layer {where} (Dropout): comes after the final "
+        trailing = [where for where, child in leaves[significant[-1]:]
+                    if type(child) is torch.nn.Dropout]
+        if trailing and dropout == "keep":
+            raise ValueError(f"layer {trailing[0]} (Dropout): comes after the final "
                              f"{type(last).__name__}, which layernet applies as the loss's output "
                              f"transform; move it before, or pass dropout='drop'")
         if chosen is not None and output_transform(chosen) != transform:
@@ -156,8 +155,8 @@ def from_torch(module, loss=None, dropout: str = "keep"):
         elif type(child) is torch.nn.Dropout:
             if dropout == "drop":
                 continue
-            following = next((c for _, c in leaves[position + 1:]
-                              if type(c) not in (torch.nn.Identity, torch.nn.Dropout)), None)
+            following = next((c for _, c in leaves[position + 1:] if type(c) not in passive),
+                             None)
             if open_dense and type(following).__name__ in _TORCH_ACTIVATIONS and \
                     not (transform is not None and following is leaves[significant[-1]][1]):
                 raise ValueError(f"{label}: comes between a Linear layer and its activation; "
