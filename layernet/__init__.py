@@ -45,8 +45,9 @@ def _configure_from_environment() -> None:
 
 _configure_from_environment()
 
-from . import distributed  # noqa: E402  (mpi4py is imported only when used)
+from . import distributed, onnx  # noqa: E402  (mpi4py and onnx are imported only when used)
 from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint  # noqa: E402
+from .interop import from_torch  # noqa: E402  (torch is imported only when used)
 from .layers import Dense, Dropout, Layer, Standardize  # noqa: E402
 from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss  # noqa: E402
 from .model_file import load  # noqa: E402
@@ -57,6 +58,13 @@ from .schedules import (CosineAnnealingLR, ExponentialLR, LinearWarmup,  # noqa:
 
 #: the activation names layers accept
 ACTIVATIONS = _kernels.ACTIVATIONS
+
+
+def from_sklearn(mlp, dtype=None):
+    """The ln.Network equal to a fitted scikit-learn MLPRegressor or MLPClassifier
+    (see layernet.sklearn.from_sklearn; scikit-learn is imported here, not before)."""
+    from .sklearn import from_sklearn as convert
+    return convert(mlp, dtype)
 
 
 def set_num_threads(n: int) -> None:
@@ -84,4 +92,5 @@ __all__ = ["ACTIVATIONS", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "Co
            "CrossEntropy", "Dense", "Dropout", "EarlyStopping", "ExponentialLR", "History", "Huber",
            "Layer", "LinearWarmup", "Loss", "MAE", "MSE", "ModelCheckpoint", "Network", "Optimizer",
            "RMSprop", "ReduceLROnPlateau", "SGD", "Schedule", "Standardize", "StepLR", "distributed",
+           "from_sklearn", "from_torch", "onnx",
            "get_num_threads", "info", "load", "set_num_threads", "__version__"]

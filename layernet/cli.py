@@ -47,6 +47,7 @@ and the regression metrics live in layernet.tabular.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -672,7 +673,20 @@ def _in_target_units(net, y_scaler: Standardizer, seed: int):
 # ---------------------------------------------------------------------------
 
 def cmd_train(args) -> int:
-    """Train a network on a data file and write the model (with its metadata)."""
+    """Train a network on a data file and write the model (with its metadata).
+    With --distributed every MPI process runs this; only rank 0 prints and writes."""
+    if args.lr_scaling and not args.distributed:
+        raise CLIError("--lr-scaling: applies to --distributed training only")
+    if args.distributed:
+        from . import distributed
+        if not distributed.is_root():
+            args.silent_rank = True
+            with contextlib.redirect_stdout(io.StringIO()):
+                return _train(args)
+    return _train(args)
+
+
+def _train(args) -> int:
     import layernet as ln
 
     if args.plot:
@@ -786,7 +800,9 @@ def cmd_train(args) -> int:
                           batch_size=args.batch_size, optimizer=optimizer,
                           validation_data=validation, callbacks=callbacks, shuffle=True,
                           seed=args.seed, verbose=1 if bar else 0, sample_weight=w_train,
-                          class_weight="balanced" if args.class_weight else None)
+                          class_weight="balanced" if args.class_weight else None,
+                          distributed=args.distributed, lr_scaling=args.lr_scaling,
+                          warmup_epochs=args.warmup_epochs)
     except FloatingPointError as exc:
         raise CLIError(f"{exc}; no model was written") from None
     sys.stderr.flush()
@@ -836,9 +852,10 @@ def cmd_train(args) -> int:
         "metrics": results,
     })
     # A regression's optimizer state belongs to the standardized problem (see the module notes).
-    net.save(args.out, include_optimizer=classification, metadata=metadata)
+    if not getattr(args, "silent_rank", False):
+        net.save(args.out, include_optimizer=classification, metadata=metadata)
     print(f"wrote {args.out}")
-    if args.plot:
+    if args.plot and not getattr(args, "silent_rank", False):
         plot_history(history, args.plot, title=os.path.basename(args.data))
         print(f"wrote {args.plot}")
     return 0
@@ -1042,6 +1059,22 @@ def demo_data(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X.astype(np.float32), y.astype(np.int64)
 
 
+def cmd_export(args) -> int:
+    """Write the ONNX form of a model file."""
+    _check_output(args.onnx, "onnx")
+    model = _load_model(args.model)
+    if model.stats_in_metadata:
+        raise CLIError(f"{args.model}: written by an older layernet train, whose standardization "
+                       f"lives in the metadata, not the network; retrain it to export it")
+    try:
+        from . import onnx as ln_onnx
+        ln_onnx.save(model.net, args.onnx, opset=args.opset, output=args.output)
+    except ImportError:
+        raise CLIError("export needs the onnx package: pip install \"layernet[onnx]\"") from None
+    print(f"wrote {args.onnx} (opset {args.opset}, outputs: {args.output})")
+    return 0
+
+
 def cmd_demo(args) -> int:
     """Classify two generated spirals; prints the loss per epoch and the test accuracy."""
     import layernet as ln
@@ -1152,6 +1185,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "line per epoch otherwise (default), 2 a line per epoch")
     p.add_argument("-q", "--quiet", dest="verbose", action="store_const", const=0,
                    help="same as --verbose 0")
+    p.add_argument("--distributed", action="store_true",
+                   help="train data-parallel on every MPI process: launch with "
+                   "mpiexec -n N python -m mpi4py -m layernet train ... --distributed (needs "
+                   "layernet[mpi]); each process takes --batch-size rows of each global batch, "
+                   "and only rank 0 prints and writes files")
+    p.add_argument("--lr-scaling", choices=["linear"], default=None,
+                   help="with --distributed: multiply the learning rate by the number of "
+                   "processes (Goyal et al.), reached over --warmup-epochs")
+    p.add_argument("--warmup-epochs", type=_non_negative_int, default=0,
+                   help="with --lr-scaling linear: epochs over which the scaled rate is reached")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="predict with a model; writes CSV",
@@ -1181,6 +1224,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model file (.npz)")
     p.add_argument("--json", action="store_true", help="print the description as JSON")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("export", help="write a model file's ONNX form (needs layernet[onnx])",
+                       description="Export a layernet model to ONNX: Dense layers as Gemm or "
+                       "MatMul+Add, the activations, standardization as Sub/Div, and the loss's "
+                       "output transform (Softmax or Sigmoid). The batch dimension is dynamic.")
+    p.add_argument("model", help="model file (.npz)")
+    p.add_argument("onnx", help="ONNX file to write")
+    p.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--output", default="auto", choices=["auto", "raw", "probabilities", "both"],
+                   help="graph outputs: auto (probabilities for a classifier, else the raw "
+                   "outputs), raw, probabilities, or both")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="train a small network on built-in data (a few seconds)")
     p.add_argument("--epochs", type=_positive_int, default=30, help="default 30")

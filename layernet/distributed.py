@@ -55,11 +55,6 @@ _RANK_SEED_STEP = 0x9E3779B97F4A7C15
 # Rank 0 visits its progress callbacks about this often inside an epoch
 _PROGRESS_SECONDS = 0.2
 
-# How the running accuracy counts right answers, by loss name (as the C loss table does)
-_HITS_BY_ROWS = "rows"        # rows whose largest output is where the target row is largest
-_HITS_BY_OUTPUTS = "outputs"  # outputs on the target's side of 1/2 (logit > 0)
-_HIT_RULES = {"cross_entropy": _HITS_BY_ROWS, "binary_cross_entropy": _HITS_BY_OUTPUTS}
-
 _last_timing: dict = {}
 
 
@@ -225,13 +220,6 @@ def lr_factor(lr_scaling, warmup_epochs: int, ranks: int, epoch: int) -> float:
     return 1.0 + (ranks - 1) * epoch / warmup_epochs
 
 
-def _count_hits(rule, H: np.ndarray, T: np.ndarray) -> tuple[int, int]:
-    """Right answers and their units, counted as the C loss table counts them."""
-    if rule == _HITS_BY_ROWS:
-        return int(np.count_nonzero(np.argmax(H, axis=1) == np.argmax(T, axis=1))), H.shape[0]
-    return int(np.count_nonzero((H > 0) == (T > 0.5))), H.size
-
-
 def _broadcast_status(comm, root_error: BaseException | None, where: str) -> None:
     """Tell every rank whether rank 0 hit an error; rank 0 re-raises its own."""
     flag = np.array([0.0 if root_error is None else 1.0])
@@ -271,9 +259,6 @@ def fit(net, X, Y, distributed, *, epochs: int, batch_size: int, lr, optimizer, 
         warmup_epochs = _check_scaling(lr_scaling, warmup_epochs)
         new_loss: Loss = net._loss if loss is None else get_loss(loss)
         new_loss.check_network(net.n_out)
-        if new_loss.running_metric and new_loss.name not in _HIT_RULES:
-            raise ValueError(f"loss: distributed training cannot count the running "
-                             f"{new_loss.running_metric} of loss {new_loss.name!r}")
         opt = net._resolve_optimizer(lr, optimizer)
         callbacks = list(callbacks or [])
         for cb in callbacks:
@@ -441,7 +426,7 @@ class _EpochRunner:
         self.zero_grad = np.zeros(self.engine.param_size, dtype=net.dtype)
         loss = net.loss_function
         self.kind, self.params = loss.c_kind, loss.c_params()
-        self.hit_rule = _HIT_RULES.get(loss.name) if loss.running_metric else None
+        self.loss = loss
         self.metric = loss.running_metric
         self.timing = {"ranks": ranks, "steps": 0, "seconds": 0.0, "allreduce_seconds": 0.0,
                        "backward_seconds": 0.0, "metric_seconds": 0.0, "update_seconds": 0.0}
@@ -480,9 +465,9 @@ class _EpochRunner:
                 loss_sum += value * denom
                 local_weight += (hi - lo) if wb is None else float(np.sum(wb, dtype=np.float64))
                 t_metric = clock()
-                if self.hit_rule is not None:
+                if self.metric is not None:
                     # An inference-mode forward: backward_into does not hand back its outputs
-                    right, count = _count_hits(self.hit_rule, engine.predict(Xb, False), Yb)
+                    right, count = self.loss.hits(engine.predict(Xb, False), Yb)
                     hits += right
                     units += count
                 timing["metric_seconds"] += clock() - t_metric

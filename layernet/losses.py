@@ -11,6 +11,7 @@ Adding a loss is its C row plus one class here, registered with
 """
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -94,6 +95,8 @@ class Loss:
     raw_targets_ok: ClassVar[bool] = True
     #: True when predict_proba means something for this loss
     has_proba: ClassVar[bool] = False
+    #: the output transform predict_proba applies: "softmax", "sigmoid" or None
+    output_transform: ClassVar[str | None] = None
 
     @property
     def c_kind(self) -> int:
@@ -123,6 +126,11 @@ class Loss:
         """How many classes a network with n_out outputs tells apart (None: not
         a single-label classification loss)."""
         return None
+
+    def hits(self, outputs: np.ndarray, targets: np.ndarray) -> tuple[int, int]:
+        """(right answers, units) behind running_metric, counted as the C
+        loss row counts them during fit; (0, 0) when there is none."""
+        return 0, 0
 
     def class_of_rows(self, targets: np.ndarray) -> np.ndarray:
         """Each row's class index from prepared targets (class_weight uses it)."""
@@ -207,6 +215,7 @@ class CrossEntropy(Loss):
     the softmax; evaluate adds the accuracy."""
 
     name = "cross_entropy"
+    output_transform = "softmax"
     metric_names = ("accuracy",)
     running_metric = "accuracy"
     raw_targets_ok = False
@@ -254,6 +263,11 @@ class CrossEntropy(Loss):
     def n_classes(self, n_out: int) -> int | None:
         return n_out
 
+    def hits(self, outputs: np.ndarray, targets: np.ndarray) -> tuple[int, int]:
+        """Rows whose largest output is where the target row is largest."""
+        right = np.argmax(outputs, axis=1) == np.argmax(targets, axis=1)
+        return int(np.count_nonzero(right)), outputs.shape[0]
+
     def class_of_rows(self, targets: np.ndarray) -> np.ndarray:
         return np.argmax(targets, axis=1)
 
@@ -270,6 +284,7 @@ class BinaryCrossEntropy(Loss):
     of the outputs thresholded at 1/2."""
 
     name = "binary_cross_entropy"
+    output_transform = "sigmoid"
     metric_names = ("accuracy",)
     running_metric = "accuracy"
     raw_targets_ok = False
@@ -295,6 +310,10 @@ class BinaryCrossEntropy(Loss):
     def n_classes(self, n_out: int) -> int | None:
         return 2 if n_out == 1 else None
 
+    def hits(self, outputs: np.ndarray, targets: np.ndarray) -> tuple[int, int]:
+        """Outputs on their target's side of 1/2 (logit > 0 where the target is above 1/2)."""
+        return int(np.count_nonzero((outputs > 0) == (targets > 0.5))), outputs.size
+
     def class_of_rows(self, targets: np.ndarray) -> np.ndarray:
         if targets.shape[1] != 1:
             raise _needs_one_label("class_weight", f"{self.name} with {targets.shape[1]} outputs")
@@ -319,17 +338,22 @@ def regression_metrics(outputs: np.ndarray, targets: np.ndarray, sample_weight=N
     H = np.asarray(outputs, dtype=np.float64)
     T = np.asarray(targets, dtype=np.float64)
     w = np.ones(len(T)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    total = w.sum()
+    # Everything is scaled by a power of two near the largest magnitude first,
+    # so errors up to the float64 limit square without overflowing
+    scale = float(max(np.abs(H).max(initial=0.0), np.abs(T).max(initial=0.0), 1e-300))
+    scale = 2.0 ** math.floor(math.log2(scale)) if math.isfinite(scale) else 1.0
     with np.errstate(over="ignore", invalid="ignore"):
-        E = H - T
-        total = w.sum()
+        Hs, Ts = H / scale, T / scale
+        E = Hs - Ts
         mse = float(w @ (E * E).mean(axis=1) / total)
-        mae = float(w @ np.abs(E).mean(axis=1) / total)
-        mean = (w @ T) / total
+        mae = float(w @ np.abs(E).mean(axis=1) / total) * scale
+        mean = (w @ Ts) / total
         ss_res = w @ (E * E)
-        ss_tot = w @ ((T - mean) ** 2)
+        ss_tot = w @ ((Ts - mean) ** 2)
         r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0),
                       np.where(ss_res == 0, 1.0, 0.0))
-    return {"rmse": float(np.sqrt(mse)), "mae": mae, "r2": float(r2.mean())}
+    return {"rmse": float(np.sqrt(mse)) * scale, "mae": mae, "r2": float(r2.mean())}
 
 
 def sigmoid(Z: np.ndarray) -> np.ndarray:

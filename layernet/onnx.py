@@ -116,20 +116,12 @@ def _import_onnx():
 # The loss's output transform
 # ---------------------------------------------------------------------------
 
-_MISSING = object()
 _TRANSFORM_OPS = {"softmax": "Softmax", "sigmoid": "Sigmoid"}
+
 
 def output_transform(loss) -> str | None:
     """'softmax', 'sigmoid' or None: what the loss's predict_proba applies."""
-    transform = getattr(loss, "output_transform", _MISSING)
-    if transform is not _MISSING:
-        return transform
-    from .losses import BinaryCrossEntropy, CrossEntropy
-    if isinstance(loss, CrossEntropy):
-        return "softmax"
-    if isinstance(loss, BinaryCrossEntropy):
-        return "sigmoid"
-    return None
+    return loss.output_transform
 
 
 def loss_for_transform(transform: str):

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -1504,3 +1505,56 @@ def test_non_finite_network_output_names_the_row(tmp_path, capsys, monkeypatch, 
     check_error(code, err, f"{data}: row 5: the model's prediction is not finite (nan); the "
                 f"inputs lie too far outside the training data for this float32 network")
     assert out == ""
+
+
+# ---------------------------------------------------------------------------
+# export (ONNX) and --distributed (MPI)
+# ---------------------------------------------------------------------------
+
+def test_export_writes_an_onnx_model_that_predicts_like_the_file(data, tmp_path, capsys):
+    import onnxruntime
+    model, onnx_path = tmp_path / "m.npz", tmp_path / "m.onnx"
+    assert run(capsys, "train", data["csv"], "--target", "kind", "--loss", "cross_entropy",
+               "--features", ",".join(FEATURES), "--out", model, *FAST)[0] == 0
+    code, out, err = run(capsys, "export", model, onnx_path, "--output", "both")
+    assert code == 0 and err == ""
+    assert out.strip() == f"wrote {onnx_path} (opset 17, outputs: both)"
+    net = ln.load(model)
+    session = onnxruntime.InferenceSession(str(onnx_path))
+    X = data["X"][:17].astype(np.float32)
+    raw, proba = session.run(["outputs", "probabilities"], {"inputs": X})
+    np.testing.assert_allclose(raw, net.predict(X), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(proba, net.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
+def test_export_errors_are_one_line(data, tmp_path, capsys):
+    code, out, err = run(capsys, "export", tmp_path / "missing.npz", tmp_path / "m.onnx")
+    assert code == 2 and err.count("layernet: error:") == 1 and "missing.npz" in err
+    code, _, err = run(capsys, "export", data["csv"], tmp_path / "no_dir" / "m.onnx")
+    assert code == 2 and "does not exist" in err
+
+
+def test_distributed_training_prints_and_writes_once(data, tmp_path):
+    """Two MPI processes train together; rank 0 alone prints and writes."""
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    mpiexec = str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec")
+    assert mpiexec, 'mpiexec not found: install the test extra (pip install "layernet[test]")'
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI", "OMPI_"))}
+    package_root = Path(ln.__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join([str(package_root), env.get("PYTHONPATH", "")])
+    env["LAYERNET_NUM_THREADS"] = "1"
+    model = tmp_path / "d.npz"
+    done = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "mpi4py", "-m", "layernet",
+                           "train", str(data["csv"]), "--target", "price", "--features",
+                           ",".join(FEATURES), "--out", str(model), "--distributed", *FAST],
+                          capture_output=True, text=True, env=env, timeout=180, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(f"wrote {model}") == 1
+    assert done.stdout.count("network:") == 1
+    assert ln.load(model).n_in == 3
+
+
+def test_lr_scaling_needs_distributed(data, tmp_path, capsys):
+    code, _, err = run(capsys, "train", data["csv"], "--target", "price", "--out",
+                       tmp_path / "m.npz", "--lr-scaling", "linear", *FAST)
+    assert code == 2 and "--distributed" in err
