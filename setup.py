@@ -26,7 +26,7 @@ C_SOURCES = sorted(
 # Headers: listed as dependencies so that editing one rebuilds the extension.
 C_HEADERS = sorted(str(p.relative_to(HERE)).replace(os.sep, "/") for p in (HERE / "csrc").rglob("*.h"))
 
-UNIX_FLAGS = ["-O3", "-std=c99", "-fno-strict-aliasing", "-Wno-unused-function"]
+UNIX_FLAGS = ["-O3", "-std=c99", "-fno-strict-aliasing", "-fno-math-errno", "-Wno-unused-function"]
 MSVC_FLAGS = ["/O2"]
 
 

@@ -504,16 +504,16 @@ int ln_optimizer_update(int dtype, const ln_optim *opt, long long t, ptrdiff_t s
         float *st[LN_OPT_MAX_STATE] = { 0 };
         int k;
         for (k = 0; k < LN_OPT_MAX_STATE; k++) st[k] = (float *)s[k];
-        if (!ln_opt_update_f32(opt, t, 1.0f, size, (float *)p, (const float *)g, st, 0))
+        if (!ln_isa_active()->f32.opt_update(opt, t, 1.0f, size, (float *)p, (const float *)g, st, 0))
             return LN_ERR_NONFINITE;
-        ln_opt_update_f32(opt, t, 1.0f, size, (float *)p, (const float *)g, st, 1);
+        ln_isa_active()->f32.opt_update(opt, t, 1.0f, size, (float *)p, (const float *)g, st, 1);
     } else {
         double *st[LN_OPT_MAX_STATE] = { 0 };
         int k;
         for (k = 0; k < LN_OPT_MAX_STATE; k++) st[k] = (double *)s[k];
-        if (!ln_opt_update_f64(opt, t, 1.0, size, (double *)p, (const double *)g, st, 0))
+        if (!ln_isa_active()->f64.opt_update(opt, t, 1.0, size, (double *)p, (const double *)g, st, 0))
             return LN_ERR_NONFINITE;
-        ln_opt_update_f64(opt, t, 1.0, size, (double *)p, (const double *)g, st, 1);
+        ln_isa_active()->f64.opt_update(opt, t, 1.0, size, (double *)p, (const double *)g, st, 1);
     }
     return LN_OK;
 }

@@ -171,7 +171,8 @@ static int FN(net_update)(ln_net *net, ln_optim *opt, void *const *state, const 
             T *st[LN_OPT_MAX_STATE];
             int k;
             for (k = 0; k < LN_OPT_MAX_STATE; k++) st[k] = state[k] ? (T *)state[k] + lo : NULL;
-            ok = FN(ln_opt_update)(opt, t, gscale, hi - lo, params + lo, grad + lo, st, commit) && ok;
+            ok = ln_isa_active()->TY.opt_update(opt, t, gscale, hi - lo, params + lo, grad + lo, st,
+                                                commit) && ok;
         }
         if (commit) ln_rwlock_write_done(&net->lock);
     }

@@ -1,7 +1,7 @@
 /* isa_tmpl.h: one typed pass of an instruction set's kernel file.
  *
- * A kernel file sets LN_ISA_OPS (its op layer) and up to three parts
- * (LN_ISA_PART1..3: shared or ISA-specific kernel templates), then
+ * A kernel file sets LN_ISA_OPS (its op layer) and up to four parts
+ * (LN_ISA_PART1..4: shared or ISA-specific kernel templates), then
  * instantiates this with LN_TEMPLATE "kernels/isa_tmpl.h" through
  * framework/typed.h. Each pass includes the op layer, the prototypes of
  * the ISA's kernels, the parts, and ends the op layer. */
@@ -15,5 +15,8 @@
 #endif
 #ifdef LN_ISA_PART3
 #include LN_ISA_PART3
+#endif
+#ifdef LN_ISA_PART4
+#include LN_ISA_PART4
 #endif
 #include "kernels/vec_undef.h"

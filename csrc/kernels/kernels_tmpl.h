@@ -51,6 +51,12 @@ typedef void (*FN(ln_pack_a_ft))(ptrdiff_t mc, ptrdiff_t kc, const T *a,
 typedef void (*FN(ln_pack_b_ft))(ptrdiff_t kc, ptrdiff_t nc, const T *b,
                                  ptrdiff_t rs_b, ptrdiff_t cs_b, T *bp);
 
+/* One optimizer step over n parameters (tables/optimizers_tmpl.h): with the
+ * gradient scaled by gscale; commit 0 only checks; returns 1 if every new
+ * value is finite. */
+typedef int (*FN(ln_opt_update_ft))(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                                    T *p, const T *g, T *const *s, int commit);
+
 /* Everything an instruction set brings for one element type. */
 typedef struct {
     ln_gemm_blocks blk;
@@ -59,4 +65,5 @@ typedef struct {
     FN(ln_gemv_ft) gemv;
     FN(ln_pack_a_ft) pack_a;
     FN(ln_pack_b_ft) pack_b;
+    FN(ln_opt_update_ft) opt_update;
 } FN(ln_isa_kernels);

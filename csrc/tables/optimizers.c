@@ -1,12 +1,11 @@
-/* optimizers.c: the optimizer table's updates (tables/optimizers_tmpl.h) for
- * float and double, and its columns by index. */
+/* optimizers.c: the optimizer table's columns by index. The updates
+ * (tables/optimizers_tmpl.h) are compiled by each instruction set with its
+ * kernels. */
 #include <math.h>
 
 #include "layernet.h"
 #include "tables/optimizers.h"
 
-#define LN_TEMPLATE "tables/optimizers_tmpl.h"
-#include "framework/typed.h"
 
 int ln_optimizer_count(void) { return LN_OPT_COUNT; }
 

@@ -9,7 +9,7 @@
  *               without momentum), and the update must check
  *
  * Adding an optimizer is this row plus its typed update in
- * tables/optimizers_tmpl.h,
+ * tables/optimizers_tmpl.h (which each instruction set compiles for itself),
  *   int ln_opt_<id>_<type>(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
  *                          T *p, const T *g, T *const *s, int commit)
  * which computes step t (1-based) of n elements with gradient g * gscale:
@@ -33,9 +33,6 @@
 #define LN_OPT_ENUM_(id, name, n_state, n_required) LN_OPT_##id,
 enum { LN_OPTIMIZER_TABLE(LN_OPT_ENUM_) LN_OPT_COUNT };
 #undef LN_OPT_ENUM_
-
-#define LN_TEMPLATE "tables/optimizers_decl_tmpl.h"
-#include "framework/typed.h"
 
 /* How many state tensors kind must always be given (the rest may be NULL). */
 int ln_optimizer_n_required(int kind);

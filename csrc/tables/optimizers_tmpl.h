@@ -1,18 +1,22 @@
+#include "tables/optimizers.h"
+
 /* optimizers_tmpl.h: one update per row of tables/optimizers.h, for one
- * element type, following torch.optim's definitions. Each loop computes the
+ * element type, following torch.optim's definitions. Every instruction set
+ * instantiates it as a part of its kernels (kernels/isa_tmpl.h), so the same
+ * scalar code is compiled, and vectorised, for each ISA's target. Each loop computes the
  * new values, accumulates whether they are finite (x - x == 0 is false for
  * inf and NaN), and stores them only when commit is set: the driver runs a
  * checking pass first so a step that would leave anything non-finite
- * changes nothing. The commit test is loop-invariant, so the compiler
- * splits each loop in two. */
+ * changes nothing. Each pass function is inlined with commit a constant,
+ * so both passes compile to branch-free loops the compiler vectorises. */
 
 #define LN_FINITE(x) ((x) - (x) == 0)
 
 /* SGD, hp = [momentum, nesterov]. Weight decay is L2: g += wd p. With
  * momentum (dampening 0) the buffer starts as g on step 1:
  * v = mu v + g; p -= lr (nesterov ? g + mu v : v). s[0] is the buffer. */
-static int FN(ln_opt_sgd)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
-                          T *p, const T *g, T *const *s, int commit)
+LN_VINLINE int FN(ln_opt_sgd_pass)(const int commit, const ln_optim *o, long long t, T gscale,
+                            ptrdiff_t n, T *p, const T *g, T *const *s)
 {
     const T lr = (T)o->lr, wd = (T)o->weight_decay, mu = (T)o->hp[0];
     const int nesterov = o->hp[1] != 0, first = t <= 1;
@@ -37,12 +41,19 @@ static int FN(ln_opt_sgd)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
     return ok;
 }
 
+LN_VINLINE int FN(ln_opt_sgd)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                          T *p, const T *g, T *const *s, int commit)
+{
+    return commit ? FN(ln_opt_sgd_pass)(1, o, t, gscale, n, p, g, s)
+                  : FN(ln_opt_sgd_pass)(0, o, t, gscale, n, p, g, s);
+}
+
 /* Adam, hp = [beta1, beta2, eps], with L2 weight decay (g += wd p) and the
  * bias corrections folded into the step size and the denominator:
  * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). s = [m, v]. */
-static int FN(ln_opt_adam)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
-                           T *p, const T *g, T *const *s, int commit)
+LN_VINLINE int FN(ln_opt_adam_pass)(const int commit, const ln_optim *o, long long t, T gscale,
+                             ptrdiff_t n, T *p, const T *g, T *const *s)
 {
     const T wd = (T)o->weight_decay, b1 = (T)o->hp[0], b2 = (T)o->hp[1], eps = (T)o->hp[2];
     const double bc1 = 1.0 - pow(o->hp[0], (double)t), bc2 = 1.0 - pow(o->hp[1], (double)t);
@@ -61,12 +72,19 @@ static int FN(ln_opt_adam)(const ln_optim *o, long long t, T gscale, ptrdiff_t n
     return ok;
 }
 
+LN_VINLINE int FN(ln_opt_adam)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                           T *p, const T *g, T *const *s, int commit)
+{
+    return commit ? FN(ln_opt_adam_pass)(1, o, t, gscale, n, p, g, s)
+                  : FN(ln_opt_adam_pass)(0, o, t, gscale, n, p, g, s);
+}
+
 /* AdamW, hp = [beta1, beta2, eps] (torch.optim.AdamW): the weight decay is
  * decoupled, p *= 1 - lr wd first, and the moments see the raw gradient:
  * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). s = [m, v]. */
-static int FN(ln_opt_adamw)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
-                            T *p, const T *g, T *const *s, int commit)
+LN_VINLINE int FN(ln_opt_adamw_pass)(const int commit, const ln_optim *o, long long t, T gscale,
+                              ptrdiff_t n, T *p, const T *g, T *const *s)
 {
     const T decay = (T)(1.0 - o->lr * o->weight_decay);
     const T b1 = (T)o->hp[0], b2 = (T)o->hp[1], eps = (T)o->hp[2];
@@ -86,12 +104,19 @@ static int FN(ln_opt_adamw)(const ln_optim *o, long long t, T gscale, ptrdiff_t 
     return ok;
 }
 
+LN_VINLINE int FN(ln_opt_adamw)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                            T *p, const T *g, T *const *s, int commit)
+{
+    return commit ? FN(ln_opt_adamw_pass)(1, o, t, gscale, n, p, g, s)
+                  : FN(ln_opt_adamw_pass)(0, o, t, gscale, n, p, g, s);
+}
+
 /* RMSprop, hp = [alpha, eps, momentum] (torch.optim.RMSprop, not centred),
  * with L2 weight decay (g += wd p): v = alpha v + (1-alpha) g^2;
  * without momentum p -= lr g / (sqrt(v) + eps); with it
  * b = momentum b + g / (sqrt(v) + eps), p -= lr b. s = [v, b]. */
-static int FN(ln_opt_rmsprop)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
-                              T *p, const T *g, T *const *s, int commit)
+LN_VINLINE int FN(ln_opt_rmsprop_pass)(const int commit, const ln_optim *o, long long t, T gscale,
+                                ptrdiff_t n, T *p, const T *g, T *const *s)
 {
     const T lr = (T)o->lr, wd = (T)o->weight_decay, alpha = (T)o->hp[0], eps = (T)o->hp[1];
     const T mu = (T)o->hp[2];
@@ -99,26 +124,38 @@ static int FN(ln_opt_rmsprop)(const ln_optim *o, long long t, T gscale, ptrdiff_
     int ok = 1;
     ptrdiff_t i;
     (void)t;
-    for (i = 0; i < n; i++) {
-        const T gi = g[i] * gscale + wd * p[i];
-        const T vi = alpha * sq[i] + ((T)1 - alpha) * gi * gi;
-        const T step = gi / (T_SQRT(vi) + eps);
-        const T bi = mu != 0 && buf ? mu * buf[i] + step : step;
-        const T pi = p[i] - lr * bi;
-        ok &= LN_FINITE(pi) & LN_FINITE(vi) & LN_FINITE(bi);
-        if (commit) {
-            sq[i] = vi;
-            if (mu != 0 && buf) buf[i] = bi;
-            p[i] = pi;
+    if (mu != 0 && buf != NULL) {
+        for (i = 0; i < n; i++) {
+            const T gi = g[i] * gscale + wd * p[i];
+            const T vi = alpha * sq[i] + ((T)1 - alpha) * gi * gi;
+            const T bi = mu * buf[i] + gi / (T_SQRT(vi) + eps);
+            const T pi = p[i] - lr * bi;
+            ok &= LN_FINITE(pi) & LN_FINITE(vi) & LN_FINITE(bi);
+            if (commit) { sq[i] = vi; buf[i] = bi; p[i] = pi; }
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            const T gi = g[i] * gscale + wd * p[i];
+            const T vi = alpha * sq[i] + ((T)1 - alpha) * gi * gi;
+            const T pi = p[i] - lr * (gi / (T_SQRT(vi) + eps));
+            ok &= LN_FINITE(pi) & LN_FINITE(vi);
+            if (commit) { sq[i] = vi; p[i] = pi; }
         }
     }
     return ok;
 }
 
+LN_VINLINE int FN(ln_opt_rmsprop)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                              T *p, const T *g, T *const *s, int commit)
+{
+    return commit ? FN(ln_opt_rmsprop_pass)(1, o, t, gscale, n, p, g, s)
+                  : FN(ln_opt_rmsprop_pass)(0, o, t, gscale, n, p, g, s);
+}
+
 #undef LN_FINITE
 
-int FN(ln_opt_update)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
-                      T *p, const T *g, T *const *s, int commit)
+LN_VFUNC int KFN(ln_opt_update)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
+                                T *p, const T *g, T *const *s, int commit)
 {
 #define LN_CASE_(id, name, n_state, n_required) case LN_OPT_##id: return FN(ln_opt_##id)(o, t, gscale, n, p, g, s, commit);
     switch (o->kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return 0; }

@@ -35,6 +35,7 @@ const ln_isa ln_isa_avx2 = {
                  .gemv_mt_bytes = 256.0 * 1024 },
         .ukr = ln_ukr_avx2_f32, .epi = ln_epi_avx2_f32, .gemv = ln_gemv_avx2_f32,
         .pack_a = ln_pack_a_avx2_f32, .pack_b = ln_pack_b_avx2_f32,
+        .opt_update = ln_opt_update_avx2_f32,
     },
     .f64 = {
         .blk = { .mr = LN_AVX2_MR, .nr = LN_AVX2_NR_F64, .mc = 72, .kc = 256, .nc = 2040, .kc_row = 16,
@@ -42,6 +43,7 @@ const ln_isa ln_isa_avx2 = {
                  .gemv_mt_bytes = 256.0 * 1024 },
         .ukr = ln_ukr_avx2_f64, .epi = ln_epi_avx2_f64, .gemv = ln_gemv_avx2_f64,
         .pack_a = ln_pack_a_avx2_f64, .pack_b = ln_pack_b_avx2_f64,
+        .opt_update = ln_opt_update_avx2_f64,
     },
 };
 #endif

@@ -19,6 +19,7 @@ const ln_isa ln_isa_generic = {
                  .gemv_mt_bytes = 256.0 * 1024 },
         .ukr = ln_ukr_ref_f32, .epi = ln_epi_ref_f32, .gemv = ln_gemv_ref_f32,
         .pack_a = ln_pack_a_ref_f32, .pack_b = ln_pack_b_ref_f32,
+        .opt_update = ln_opt_update_ref_f32,
     },
     .f64 = {
         .blk = { .mr = LN_REF_MR, .nr = LN_REF_NR_F64, .mc = 96, .kc = 256, .nc = 2040, .kc_row = 16,
@@ -26,5 +27,6 @@ const ln_isa ln_isa_generic = {
                  .gemv_mt_bytes = 256.0 * 1024 },
         .ukr = ln_ukr_ref_f64, .epi = ln_epi_ref_f64, .gemv = ln_gemv_ref_f64,
         .pack_a = ln_pack_a_ref_f64, .pack_b = ln_pack_b_ref_f64,
+        .opt_update = ln_opt_update_ref_f64,
     },
 };
