@@ -378,6 +378,7 @@ def export(model_path, onnx_path, opset: int = DEFAULT_OPSET, output: str = "aut
 # ---------------------------------------------------------------------------
 
 _ATTRIBUTE_DEFAULTS = {("LeakyRelu", "alpha"): 0.01}
+_MISSING = object()     # an attribute neither given nor defaulted
 _COMMUTATIVE = frozenset(["Add", "Mul", "Max", "Min", "Equal"])
 _PATTERNS = ("Dense as Gemm or MatMul (+ Add), one of the activation patterns, Sub then Div, "
              "Dropout, Identity, a final Softmax or Sigmoid")
