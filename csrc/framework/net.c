@@ -341,7 +341,9 @@ static double ln_loss_scale(const ln_batch_opts *o, double batch_weight)
 int ln_net_predict(ln_net *net, ln_ws *ws, ptrdiff_t n, const void *X, void *out,
                    int check_finite, ptrdiff_t *bad)
 {
-    int status;
+    /* The workspace first: it checks that n rows fit, before X is read */
+    int status = ln_ws_reserve(ws, net, n, LN_WS_FORWARD);
+    if (status != LN_OK) return status;
     if (check_finite) {
         const ptrdiff_t i = LN_NET_DISPATCH(net, ln_first_nonfinite_f32(n * net->n_in, (const float *)X),
                                             ln_first_nonfinite_f64(n * net->n_in, (const double *)X));
@@ -350,8 +352,6 @@ int ln_net_predict(ln_net *net, ln_ws *ws, ptrdiff_t n, const void *X, void *out
             return LN_ERR_INPUT;
         }
     }
-    status = ln_ws_reserve(ws, net, n, LN_WS_FORWARD);
-    if (status != LN_OK) return status;
     ln_rwlock_read(&net->lock);
     status = LN_NET_DISPATCH(net, net_predict_f32(net, ws, n, X, out), net_predict_f64(net, ws, n, X, out));
     ln_rwlock_read_done(&net->lock);
@@ -395,10 +395,10 @@ int ln_net_backward(ln_net *net, ln_ws *ws, const ln_batch_opts *opts, ptrdiff_t
     return ln_net_backward_checked(net, ws, opts, n, X, Y, loss, 1);
 }
 
-/* The state tensors the optimizer always needs must be bound. */
+/* The state tensors the optimizer needs with its hyper-parameters must be bound. */
 static int ln_state_ready(const ln_optim *opt, void *const *state)
 {
-    int k, n = ln_optimizer_n_required(opt->kind);
+    int k, n = ln_optimizer_states_needed(opt);
     if (n < 0) return 0;
     for (k = 0; k < n; k++)
         if (state[k] == NULL) return 0;

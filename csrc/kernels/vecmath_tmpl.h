@@ -13,14 +13,16 @@
  */
 
 /* x = n ln2 + r with |r| <= ln2/2; returns expm1(r) and n. ln 2 is split in
- * two so r keeps full precision. */
+ * two, its high part with enough trailing zero bits (16 significant bits in
+ * float, 32 in double) that n * ln2_hi is exact for every n the callers see,
+ * so r keeps full precision even where the multiply-add is not fused. */
 LN_VINLINE V FN(v_expm1_reduced)(V x, V *n)
 {
 #if LN_IS_F32
-    const V ln2_hi = v_set1(0.693147182464599609375f), ln2_lo = v_set1(-1.904654299957768e-09f);
+    const V ln2_hi = v_set1(0.693145751953125f), ln2_lo = v_set1(1.4286068203094173e-06f);
     static const T c[] = { 1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f };
 #else
-    const V ln2_hi = v_set1(0.69314718055994528622676398299518), ln2_lo = v_set1(2.3190468138462996154e-17);
+    const V ln2_hi = v_set1(0.6931471803691238), ln2_lo = v_set1(1.9082149292705877e-10);
     static const T c[] = { 1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
                            1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
                            1.0 / 24.0, 1.0 / 6.0, 0.5 };

@@ -11,21 +11,22 @@ int ln_optimizer_count(void) { return LN_OPT_COUNT; }
 
 const char *ln_optimizer_name(int kind)
 {
-#define LN_CASE_(id, name, n_state, n_required) case LN_OPT_##id: return name;
+#define LN_CASE_(id, name, n_state, optional_hp) case LN_OPT_##id: return name;
     switch (kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return NULL; }
 #undef LN_CASE_
 }
 
 int ln_optimizer_n_state(int kind)
 {
-#define LN_CASE_(id, name, n_state, n_required) case LN_OPT_##id: return n_state;
+#define LN_CASE_(id, name, n_state, optional_hp) case LN_OPT_##id: return n_state;
     switch (kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return -1; }
 #undef LN_CASE_
 }
 
-int ln_optimizer_n_required(int kind)
+int ln_optimizer_states_needed(const ln_optim *o)
 {
-#define LN_CASE_(id, name, n_state, n_required) case LN_OPT_##id: return n_required;
-    switch (kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return -1; }
+#define LN_CASE_(id, name, n_state, optional_hp) \
+    case LN_OPT_##id: return n_state - (optional_hp >= 0 && o->hp[optional_hp] == 0);
+    switch (o->kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return -1; }
 #undef LN_CASE_
 }

@@ -1,12 +1,12 @@
 /* optimizers.h: every optimizer layernet knows, one row each.
  *
- * A row is X(id, name, n_state, n_required):
- *   id          the stem of its enum value (LN_OPT_<id>) and its update function
- *   name        the name Python and model files use
- *   n_state     how many state tensors, each the size of the parameters, it may keep
- *   n_required  how many of them must always be there; the others may be NULL
- *               when the hyper-parameters make them unneeded (SGD's velocity
- *               without momentum), and the update must check
+ * A row is X(id, name, n_state, optional_hp):
+ *   id           the stem of its enum value (LN_OPT_<id>) and its update function
+ *   name         the name Python and model files use
+ *   n_state      how many state tensors, each the size of the parameters, it keeps
+ *   optional_hp  -1, or the index of the hyper-parameter (a momentum) that,
+ *                when 0, makes the last state tensor unneeded: it may then be
+ *                NULL, and the update checks (SGD's velocity, RMSprop's buffer)
  *
  * Adding an optimizer is this row plus its typed update in
  * tables/optimizers_tmpl.h (which each instruction set compiles for itself),
@@ -24,17 +24,18 @@
 #include <stddef.h>
 #include "layernet.h"
 
-#define LN_OPTIMIZER_TABLE(X)          \
-    X(sgd,     "sgd",     1, 0)        \
-    X(adam,    "adam",    2, 2)        \
-    X(adamw,   "adamw",   2, 2)        \
-    X(rmsprop, "rmsprop", 2, 1)
+#define LN_OPTIMIZER_TABLE(X)           \
+    X(sgd,     "sgd",     1,  0)        \
+    X(adam,    "adam",    2, -1)        \
+    X(adamw,   "adamw",   2, -1)        \
+    X(rmsprop, "rmsprop", 2,  2)
 
-#define LN_OPT_ENUM_(id, name, n_state, n_required) LN_OPT_##id,
+#define LN_OPT_ENUM_(id, name, n_state, optional_hp) LN_OPT_##id,
 enum { LN_OPTIMIZER_TABLE(LN_OPT_ENUM_) LN_OPT_COUNT };
 #undef LN_OPT_ENUM_
 
-/* How many state tensors kind must always be given (the rest may be NULL). */
-int ln_optimizer_n_required(int kind);
+/* How many state tensors an update with these hyper-parameters needs (the
+ * rest may be NULL); -1 for an unknown kind. */
+int ln_optimizer_states_needed(const ln_optim *o);
 
 #endif /* LN_TABLES_OPTIMIZERS_H */

@@ -56,6 +56,8 @@ LN_VINLINE int FN(ln_opt_adam_pass)(const int commit, const ln_optim *o, long lo
                              ptrdiff_t n, T *p, const T *g, T *const *s)
 {
     const T wd = (T)o->weight_decay, b1 = (T)o->hp[0], b2 = (T)o->hp[1], eps = (T)o->hp[2];
+    /* 1 - beta in double, then rounded, as torch computes it */
+    const T c1 = (T)(1.0 - o->hp[0]), c2 = (T)(1.0 - o->hp[1]);
     const double bc1 = 1.0 - pow(o->hp[0], (double)t), bc2 = 1.0 - pow(o->hp[1], (double)t);
     const T step_size = (T)(o->lr / bc1), inv_sqrt_bc2 = (T)(1.0 / sqrt(bc2));
     T *m1 = s[0], *m2 = s[1];
@@ -63,8 +65,8 @@ LN_VINLINE int FN(ln_opt_adam_pass)(const int commit, const ln_optim *o, long lo
     ptrdiff_t i;
     for (i = 0; i < n; i++) {
         const T gi = g[i] * gscale + wd * p[i];
-        const T mi = b1 * m1[i] + ((T)1 - b1) * gi;
-        const T vi = b2 * m2[i] + ((T)1 - b2) * gi * gi;
+        const T mi = b1 * m1[i] + c1 * gi;
+        const T vi = b2 * m2[i] + c2 * gi * gi;
         const T pi = p[i] - step_size * mi / (T_SQRT(vi) * inv_sqrt_bc2 + eps);
         ok &= LN_FINITE(pi) & LN_FINITE(mi) & LN_FINITE(vi);
         if (commit) { m1[i] = mi; m2[i] = vi; p[i] = pi; }
@@ -88,6 +90,7 @@ LN_VINLINE int FN(ln_opt_adamw_pass)(const int commit, const ln_optim *o, long l
 {
     const T decay = (T)(1.0 - o->lr * o->weight_decay);
     const T b1 = (T)o->hp[0], b2 = (T)o->hp[1], eps = (T)o->hp[2];
+    const T c1 = (T)(1.0 - o->hp[0]), c2 = (T)(1.0 - o->hp[1]);
     const double bc1 = 1.0 - pow(o->hp[0], (double)t), bc2 = 1.0 - pow(o->hp[1], (double)t);
     const T step_size = (T)(o->lr / bc1), sqrt_bc2 = (T)sqrt(bc2);
     T *m1 = s[0], *m2 = s[1];
@@ -95,8 +98,8 @@ LN_VINLINE int FN(ln_opt_adamw_pass)(const int commit, const ln_optim *o, long l
     ptrdiff_t i;
     for (i = 0; i < n; i++) {
         const T gi = g[i] * gscale;
-        const T mi = b1 * m1[i] + ((T)1 - b1) * gi;
-        const T vi = b2 * m2[i] + ((T)1 - b2) * gi * gi;
+        const T mi = b1 * m1[i] + c1 * gi;
+        const T vi = b2 * m2[i] + c2 * gi * gi;
         const T pi = p[i] * decay - step_size * mi / (T_SQRT(vi) / sqrt_bc2 + eps);
         ok &= LN_FINITE(pi) & LN_FINITE(mi) & LN_FINITE(vi);
         if (commit) { m1[i] = mi; m2[i] = vi; p[i] = pi; }
@@ -119,7 +122,7 @@ LN_VINLINE int FN(ln_opt_rmsprop_pass)(const int commit, const ln_optim *o, long
                                 ptrdiff_t n, T *p, const T *g, T *const *s)
 {
     const T lr = (T)o->lr, wd = (T)o->weight_decay, alpha = (T)o->hp[0], eps = (T)o->hp[1];
-    const T mu = (T)o->hp[2];
+    const T mu = (T)o->hp[2], c = (T)(1.0 - o->hp[0]);
     T *sq = s[0], *buf = s[1];
     int ok = 1;
     ptrdiff_t i;
@@ -127,7 +130,7 @@ LN_VINLINE int FN(ln_opt_rmsprop_pass)(const int commit, const ln_optim *o, long
     if (mu != 0 && buf != NULL) {
         for (i = 0; i < n; i++) {
             const T gi = g[i] * gscale + wd * p[i];
-            const T vi = alpha * sq[i] + ((T)1 - alpha) * gi * gi;
+            const T vi = alpha * sq[i] + c * gi * gi;
             const T bi = mu * buf[i] + gi / (T_SQRT(vi) + eps);
             const T pi = p[i] - lr * bi;
             ok &= LN_FINITE(pi) & LN_FINITE(vi) & LN_FINITE(bi);
@@ -136,7 +139,7 @@ LN_VINLINE int FN(ln_opt_rmsprop_pass)(const int commit, const ln_optim *o, long
     } else {
         for (i = 0; i < n; i++) {
             const T gi = g[i] * gscale + wd * p[i];
-            const T vi = alpha * sq[i] + ((T)1 - alpha) * gi * gi;
+            const T vi = alpha * sq[i] + c * gi * gi;
             const T pi = p[i] - lr * (gi / (T_SQRT(vi) + eps));
             ok &= LN_FINITE(pi) & LN_FINITE(vi);
             if (commit) { sq[i] = vi; p[i] = pi; }
@@ -157,7 +160,7 @@ LN_VINLINE int FN(ln_opt_rmsprop)(const ln_optim *o, long long t, T gscale, ptrd
 LN_VFUNC int KFN(ln_opt_update)(const ln_optim *o, long long t, T gscale, ptrdiff_t n,
                                 T *p, const T *g, T *const *s, int commit)
 {
-#define LN_CASE_(id, name, n_state, n_required) case LN_OPT_##id: return FN(ln_opt_##id)(o, t, gscale, n, p, g, s, commit);
+#define LN_CASE_(id, name, n_state, optional_hp) case LN_OPT_##id: return FN(ln_opt_##id)(o, t, gscale, n, p, g, s, commit);
     switch (o->kind) { LN_OPTIMIZER_TABLE(LN_CASE_) default: return 0; }
 #undef LN_CASE_
 }

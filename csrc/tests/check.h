@@ -74,6 +74,10 @@ static const char *dtype_name(int dtype) { return dtype == LN_FLOAT32 ? "f32" : 
  *   mse            mean_j (h_j - y_j)^2
  *   mse_sum        sum_j (h_j - y_j)^2
  *   cross_entropy  -sum_j y_j log softmax(h)_j, log-sum-exp shifted by max h
+ *   binary_cross_entropy  mean_j -(y_j log s(h_j) + (1 - y_j) log(1 - s(h_j))),
+ *                  s the logistic function, with log s(h) = -log(1 + e^-h)
+ *   huber          mean_j of e^2/2 where |e| <= 1, else |e| - 1/2 (delta 1)
+ *   mae            mean_j |h_j - y_j|
  * NaN for a name it does not know (so a new loss must get its oracle). */
 static double oracle_row_loss(const char *name, ptrdiff_t m, const double *h, const double *y)
 {
@@ -91,6 +95,22 @@ static double oracle_row_loss(const char *name, ptrdiff_t m, const double *h, co
         lse = hmax + log(lse);
         for (j = 0; j < m; ++j) acc -= y[j] * (h[j] - lse);
         return acc;
+    }
+    if (!strcmp(name, "binary_cross_entropy")) {
+        /* log s(h) and log(1 - s(h)) = log s(-h), each as -log1p(e^-x) split by sign */
+        for (j = 0; j < m; ++j) {
+            const double log_s = h[j] >= 0 ? -log1p(exp(-h[j])) : h[j] - log1p(exp(h[j]));
+            const double log_1ms = -h[j] >= 0 ? -log1p(exp(h[j])) : -h[j] - log1p(exp(-h[j]));
+            acc -= y[j] * log_s + (1 - y[j]) * log_1ms;
+        }
+        return acc / (double)m;
+    }
+    if (!strcmp(name, "huber") || !strcmp(name, "mae")) {
+        for (j = 0; j < m; ++j) {
+            const double e = fabs(h[j] - y[j]);
+            acc += !strcmp(name, "mae") ? e : e <= 1 ? 0.5 * e * e : e - 0.5;
+        }
+        return acc / (double)m;
     }
     return NAN;
 }

@@ -356,7 +356,8 @@ typedef struct {
     double lr, weight_decay, hp[3];
 } opt_case;
 
-/* hp in each row's order: sgd [momentum, nesterov], adam [beta1, beta2, eps] */
+/* hp in each row's order: sgd [momentum, nesterov], adam and adamw [beta1,
+ * beta2, eps], rmsprop [alpha, eps, momentum] */
 static const opt_case opt_cases[] = {
     { "sgd", 0.1, 0.0, { 0, 0, 0 } },
     { "sgd", 0.05, 0.01, { 0, 0, 0 } },
@@ -366,6 +367,10 @@ static const opt_case opt_cases[] = {
     { "adam", 1e-3, 0.0, { 0.9, 0.999, 1e-8 } },
     { "adam", 0.1, 0.01, { 0.5, 0.9, 1e-6 } },
     { "adam", 0.05, 0.0, { 0.8, 0.99, 1e-3 } },
+    { "adamw", 1e-2, 1e-2, { 0.9, 0.999, 1e-8 } },
+    { "adamw", 0.05, 0.1, { 0.5, 0.9, 1e-6 } },
+    { "rmsprop", 1e-2, 0.0, { 0.99, 1e-8, 0 } },
+    { "rmsprop", 0.02, 0.01, { 0.9, 1e-6, 0.8 } },
 };
 
 /* One step of torch.optim's update in double: p and s[] updated in place.
@@ -407,6 +412,42 @@ static void replay_step(const opt_case *c, long long t, ptrdiff_t n, double *p, 
             denom = sqrt(s[1][i]) / sqrt(bc2) + eps;
             p[i] -= c->lr / bc1 * s[0][i] / denom;
             mp[i] += c->lr / bc1 * ms[0][i] / denom;
+        }
+    } else if (!strcmp(c->name, "adamw")) {
+        /* torch.optim.AdamW: p *= 1 - lr wd first; then Adam's step on the raw g */
+        const double b1 = c->hp[0], b2 = c->hp[1], eps = c->hp[2];
+        const double bc1 = 1 - pow(b1, (double)t), bc2 = 1 - pow(b2, (double)t);
+        for (i = 0; i < n; ++i) {
+            double denom;
+            p[i] *= 1 - c->lr * c->weight_decay;
+            mp[i] *= 1 - c->lr * c->weight_decay;
+            s[0][i] = b1 * s[0][i] + (1 - b1) * g[i];
+            s[1][i] = b2 * s[1][i] + (1 - b2) * g[i] * g[i];
+            ms[0][i] = b1 * ms[0][i] + (1 - b1) * fabs(g[i]);
+            ms[1][i] = b2 * ms[1][i] + (1 - b2) * g[i] * g[i];
+            denom = sqrt(s[1][i]) / sqrt(bc2) + eps;
+            p[i] -= c->lr / bc1 * s[0][i] / denom;
+            mp[i] += c->lr / bc1 * ms[0][i] / denom;
+        }
+    } else if (!strcmp(c->name, "rmsprop")) {
+        /* torch.optim.RMSprop (not centred): d = g + wd p; v = a v + (1-a) d^2;
+         * b = mu b + d / (sqrt(v) + eps) with momentum, else that step itself; p -= lr b */
+        const double alpha = c->hp[0], eps = c->hp[1], mu = c->hp[2];
+        for (i = 0; i < n; ++i) {
+            const double d = g[i] + c->weight_decay * p[i], md = fabs(g[i]) + fabs(c->weight_decay * p[i]);
+            double step, mstep;
+            s[0][i] = alpha * s[0][i] + (1 - alpha) * d * d;
+            ms[0][i] = alpha * ms[0][i] + (1 - alpha) * md * md;
+            step = d / (sqrt(s[0][i]) + eps);
+            mstep = md / (sqrt(s[0][i]) + eps);
+            if (mu != 0) {
+                s[1][i] = mu * s[1][i] + step;
+                ms[1][i] = mu * ms[1][i] + mstep;
+                step = s[1][i];
+                mstep = ms[1][i];
+            }
+            p[i] -= c->lr * step;
+            mp[i] += c->lr * mstep;
         }
     }
 }
