@@ -1,12 +1,16 @@
 """Build for layernet: one extension, layernet._kernels, from the Cython
 boundary and every C file under csrc/ (csrc/tests/ excepted).
 
-Flags are chosen by compiler type. OpenMP is probed: when the compiler
-cannot build an OpenMP program (or LAYERNET_OPENMP=0), the extension is
-built without it and runs single-threaded. No host-specific -march flag:
-SIMD kernels carry per-function target attributes and are chosen at run time.
+Flags are chosen by compiler type and by target machine. OpenMP is probed:
+when the compiler cannot build an OpenMP program (or LAYERNET_OPENMP=0), the
+extension is built without it and runs single-threaded. No host-specific
+-march flag on any machine: on x86-64 the AVX2 kernels carry per-function
+target attributes and are chosen at run time; on aarch64 the NEON kernels
+use Advanced SIMD, which every aarch64 core has, so they need no flag; any
+other machine builds the portable kernels only.
 """
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -28,6 +32,31 @@ C_HEADERS = sorted(str(p.relative_to(HERE)).replace(os.sep, "/") for p in (HERE 
 
 UNIX_FLAGS = ["-O3", "-std=c99", "-fno-strict-aliasing", "-fno-math-errno", "-Wno-unused-function"]
 MSVC_FLAGS = ["/O2"]
+# Extra flags per target machine, on top of UNIX_FLAGS / MSVC_FLAGS. Every
+# entry stays empty on purpose: SIMD comes from target attributes (x86-64) or
+# the base architecture (aarch64), never from a flag that would make the
+# extension require the build host's CPU.
+MACHINE_FLAGS = {"x86_64": [], "aarch64": [], "other": []}
+_MACHINE_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "x64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+def target_machine() -> str:
+    """The machine the extension is built for: "x86_64", "aarch64" or "other".
+
+    A cross build names its target in _PYTHON_HOST_PLATFORM (for example
+    "linux-aarch64" or "macosx-11.0-arm64"); otherwise the target is this
+    machine.
+    """
+    host = os.environ.get("_PYTHON_HOST_PLATFORM", "")
+    name = host.rsplit("-", 1)[-1] if host else platform.machine()
+    return _MACHINE_ALIASES.get(name.lower(), "other")
+
+
+def compile_flags(machine: str, msvc: bool) -> list:
+    """Optimisation flags for `machine` (see target_machine) and the compiler type."""
+    if machine not in MACHINE_FLAGS:
+        raise ValueError(f"machine: expected one of {sorted(MACHINE_FLAGS)}, got {machine!r}")
+    return list(MSVC_FLAGS if msvc else UNIX_FLAGS) + MACHINE_FLAGS[machine]
 
 
 def _compiler_accepts_openmp(compiler, flag):
@@ -49,20 +78,22 @@ def _compiler_accepts_openmp(compiler, flag):
 class BuildExt(build_ext):
     def build_extensions(self):
         msvc = self.compiler.compiler_type == "msvc"
-        compile_flags = list(MSVC_FLAGS if msvc else UNIX_FLAGS)
+        machine = target_machine()
+        flags = compile_flags(machine, msvc)
+        print(f"layernet: building for {machine}", file=sys.stderr)
         link_flags = []
         want_openmp = os.environ.get("LAYERNET_OPENMP", "1") != "0"
         omp_flag = "/openmp" if msvc else "-fopenmp"
         if want_openmp and _compiler_accepts_openmp(self.compiler, omp_flag):
-            compile_flags.append(omp_flag)
+            flags.append(omp_flag)
             if not msvc:
                 link_flags.append(omp_flag)
         else:
             print("layernet: building without OpenMP (single-threaded kernels)", file=sys.stderr)
         for ext in self.extensions:
-            ext.extra_compile_args = compile_flags
+            ext.extra_compile_args = flags
             ext.extra_link_args = link_flags
-            ext.define_macros.append(("LN_COMPILE_FLAGS", '"' + " ".join(compile_flags) + '"'))
+            ext.define_macros.append(("LN_COMPILE_FLAGS", '"' + " ".join(flags) + '"'))
         super().build_extensions()
 
 
