@@ -29,6 +29,7 @@ const ln_isa ln_isa_neon = {
                  .gemv_mt_bytes = 256.0 * 1024 },
         .ukr = ln_ukr_neon_f32, .epi = ln_epi_neon_f32, .gemv = ln_gemv_neon_f32,
         .pack_a = ln_pack_a_neon_f32, .pack_b = ln_pack_b_neon_f32,
+        .opt_update = ln_opt_update_neon_f32,
     },
     .f64 = {
         .blk = { .mr = LN_NEON_MR, .nr = LN_NEON_NR_F64, .mc = 96, .kc = 256, .nc = 2048, .kc_row = 16,
@@ -36,6 +37,7 @@ const ln_isa ln_isa_neon = {
                  .gemv_mt_bytes = 256.0 * 1024 },
         .ukr = ln_ukr_neon_f64, .epi = ln_epi_neon_f64, .gemv = ln_gemv_neon_f64,
         .pack_a = ln_pack_a_neon_f64, .pack_b = ln_pack_b_neon_f64,
+        .opt_update = ln_opt_update_neon_f64,
     },
 };
 #endif
