@@ -629,20 +629,27 @@ static void check_refusals(const opt_case *c, int dtype)
 static void test_optimizers(void)
 {
     const long fails_before = n_fail;
-    int k, dtype;
+    const char *names[8];
+    const int n_isas = supported_isas(names, 8);
+    int i, k, dtype;
     size_t c;
     CHECK(ln_optimizer_name(ln_optimizer_count()) == NULL, "a name past the optimizer table");
     for (k = 0; k < ln_optimizer_count(); ++k)
         CHECK(has_replay(ln_optimizer_name(k)), "optimizer %d (%s) has no replay in test_kernels.c", k,
               ln_optimizer_name(k) ? ln_optimizer_name(k) : "NULL");
-    for (c = 0; c < sizeof opt_cases / sizeof *opt_cases; ++c) {
-        const opt_case *oc = &opt_cases[c];
-        if (!CHECK(find_optimizer(oc->name) >= 0, "optimizer %s is not in the table", oc->name)) continue;
-        for (dtype = 0; dtype < 2; ++dtype) {
-            check_optimizer_case(oc, dtype);
-            check_refusals(oc, dtype);
+    /* every ISA's compiled update, the portable twin included */
+    for (i = 0; i < n_isas; ++i) {
+        ln_set_isa(names[i]);
+        for (c = 0; c < sizeof opt_cases / sizeof *opt_cases; ++c) {
+            const opt_case *oc = &opt_cases[c];
+            if (!CHECK(find_optimizer(oc->name) >= 0, "optimizer %s is not in the table", oc->name)) continue;
+            for (dtype = 0; dtype < 2; ++dtype) {
+                check_optimizer_case(oc, dtype);
+                check_refusals(oc, dtype);
+            }
         }
     }
+    ln_set_isa(names[0]);
     {
         /* SGD with momentum needs its buffer */
         const int sgd = find_optimizer("sgd");
@@ -653,8 +660,9 @@ static void test_optimizers(void)
               "SGD with momentum and no buffer must be refused");
         CHECK(ln_optimizer_update(LN_FLOAT64, &o, 0, 1, &p, &g, none) == LN_ERR_ARG, "step 0 must be refused");
     }
-    printf("optimizers: %d kinds, %d cases x 2 types x 20 steps, all-or-nothing: %s\n", ln_optimizer_count(),
-           (int)(sizeof opt_cases / sizeof *opt_cases), n_fail == fails_before ? "ok" : "FAILED");
+    printf("optimizers: %d kinds, %d cases x 2 types x 20 steps x %d ISAs, all-or-nothing: %s\n",
+           ln_optimizer_count(), (int)(sizeof opt_cases / sizeof *opt_cases), n_isas,
+           n_fail == fails_before ? "ok" : "FAILED");
 }
 
 /* ------------------------------------------------------------------ */
