@@ -1,0 +1,48 @@
+/* pool.h: the kernels' threads.
+ *
+ * Internal to csrc/. One process-wide pool of helper threads runs "jobs":
+ * n items of one function, each run exactly once. The calling thread always
+ * takes part, and it waits only for items that have started, never for a
+ * helper that has not woken up yet: a helper that arrives late (its core is
+ * busy with another program, or it was asleep) finds the items taken and
+ * goes back to waiting. So a busy core slows a job down by its share of the
+ * work at most, instead of stalling every barrier, which is what a team of
+ * statically split threads does under contention.
+ *
+ * Items are dealt in shares, one per participant, in order: participant p
+ * starts on share p, so repeated calls of the same shape keep the same items
+ * on the same cores (and their data in those cores' caches). A participant
+ * whose share runs out takes items from the others' shares.
+ *
+ * One job runs at a time. A call made while another thread's job runs, or
+ * from inside an item, runs all its items on the calling thread. Helpers
+ * spin briefly between jobs (steps of a training loop follow each other
+ * within microseconds), then sleep.
+ *
+ * Built with POSIX threads and GCC/Clang atomics; elsewhere (or with
+ * LN_NO_THREADS defined) every job runs on the calling thread.
+ */
+#ifndef LN_POOL_H
+#define LN_POOL_H
+
+#include <stddef.h>
+
+/* Runs item i of a job on participant `slot` (0 is the calling thread; the
+ * others are 1 .. threads-1), so per-participant buffers can be indexed by it. */
+typedef void (*ln_item_fn)(void *ctx, ptrdiff_t i, int slot);
+
+/* Participants a job may have at most. */
+#define LN_POOL_MAX_THREADS 64
+
+/* Runs items 0 .. n_items-1 of fn with up to `threads` participants
+ * (clamped to 1 .. LN_POOL_MAX_THREADS and to n_items); returns when every
+ * item has run. Slots passed to fn are below the clamped thread count. */
+void ln_pool_run(int threads, ptrdiff_t n_items, ln_item_fn fn, void *ctx);
+
+/* 1 if this build has the pool (else every job runs on the caller). */
+int ln_pool_enabled(void);
+
+/* The processors this process may run on (at least 1). */
+int ln_pool_processors(void);
+
+#endif /* LN_POOL_H */

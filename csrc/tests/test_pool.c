@@ -1,0 +1,223 @@
+/* test_pool.c: the thread pool (framework/pool.h).
+ *
+ * Oracle: counting. Every item of every job must run exactly once, on a
+ * slot below the job's thread count, with no two running items sharing a
+ * slot (per-slot buffers rely on it), and the call must return only after
+ * the last item has finished. Checked for many (threads, items) shapes,
+ * items of uneven length, thousands of back-to-back tiny jobs (the job
+ * tags' protocol), jobs from several threads at once (one owns the pool,
+ * the others run on their own thread), a job started from inside an item,
+ * more threads than cores, and a job in a child after fork.
+ *
+ * Items record what happened in atomics; CHECK (not thread-safe) runs on
+ * the main thread afterwards.
+ */
+#define _GNU_SOURCE 1
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "framework/pool.h"
+
+#define MAX_ITEMS 4096
+
+typedef struct {
+    int threads;                  /* the job's thread count */
+    ptrdiff_t n_items;
+    int runs[MAX_ITEMS];          /* times each item ran */
+    int slot_busy[LN_POOL_MAX_THREADS];
+    int slot_clash;               /* an item started on a slot another item was using */
+    int slot_out_of_range;
+    int finished;                 /* items finished */
+    int spin;                     /* work per item, in loop iterations (item i: spin * (i % 7)) */
+    int nested;                   /* each item runs a small job of its own */
+    int nested_bad;
+} job_log;
+
+static void burn(int n)
+{
+    volatile double x = 1;
+    int i;
+    for (i = 0; i < n; ++i) x = x * 1.0000001 + 1e-9;
+}
+
+static void count_item(void *ctx, ptrdiff_t i, int slot)
+{
+    int *hits = (int *)ctx;
+    (void)slot;
+    __atomic_add_fetch(&hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static void log_item(void *ctx, ptrdiff_t i, int slot)
+{
+    job_log *g = (job_log *)ctx;
+    if (slot < 0 || slot >= g->threads || slot >= LN_POOL_MAX_THREADS) {
+        __atomic_store_n(&g->slot_out_of_range, 1, __ATOMIC_RELAXED);
+    } else if (__atomic_exchange_n(&g->slot_busy[slot], 1, __ATOMIC_ACQ_REL)) {
+        __atomic_store_n(&g->slot_clash, 1, __ATOMIC_RELAXED);
+    }
+    if (i >= 0 && i < MAX_ITEMS) __atomic_add_fetch(&g->runs[i], 1, __ATOMIC_RELAXED);
+    burn(g->spin * (int)(i % 7));
+    if (g->nested) {
+        int hits[5] = { 0 }, k;
+        ln_pool_run(3, 5, count_item, hits);
+        for (k = 0; k < 5; ++k)
+            if (hits[k] != 1) __atomic_store_n(&g->nested_bad, 1, __ATOMIC_RELAXED);
+    }
+    if (slot >= 0 && slot < LN_POOL_MAX_THREADS) __atomic_store_n(&g->slot_busy[slot], 0, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&g->finished, 1, __ATOMIC_RELEASE);
+}
+
+/* Runs one logged job; returns 1 if every check passed. */
+static int run_logged(job_log *g, int threads, ptrdiff_t n_items, int spin, int nested, const char *what)
+{
+    ptrdiff_t i;
+    int clamped = threads < 1 ? 1 : threads > LN_POOL_MAX_THREADS ? LN_POOL_MAX_THREADS : threads;
+    int once = 1;
+    memset(g, 0, sizeof *g);
+    g->threads = clamped;
+    g->n_items = n_items;
+    g->spin = spin;
+    g->nested = nested;
+    ln_pool_run(threads, n_items, log_item, g);
+    /* Everything is finished when the call returns */
+    if (!CHECK(__atomic_load_n(&g->finished, __ATOMIC_ACQUIRE) == n_items,
+               "%s: threads %d, %td items: %d finished when the call returned", what, threads, n_items,
+               g->finished))
+        return 0;
+    for (i = 0; i < n_items; ++i) once &= g->runs[i] == 1;
+    return CHECK(once, "%s: threads %d, %td items: an item ran other than once", what, threads, n_items)
+        && CHECK(!g->slot_out_of_range, "%s: threads %d: a slot outside 0..%d", what, threads, clamped - 1)
+        && CHECK(!g->slot_clash, "%s: threads %d: two running items shared a slot", what, threads)
+        && CHECK(!g->nested_bad, "%s: threads %d: a job started inside an item lost items", what, threads);
+}
+
+static job_log log_main;
+
+static void test_shapes(void)
+{
+    static const int threads[] = { 0, 1, 2, 3, 4, 8, 64, 100 };
+    static const ptrdiff_t items[] = { 0, 1, 2, 3, 5, 8, 17, 64, 1000, MAX_ITEMS };
+    size_t a, b;
+    int ok = 1;
+    for (a = 0; a < sizeof threads / sizeof *threads; ++a)
+        for (b = 0; b < sizeof items / sizeof *items; ++b) {
+            ok &= run_logged(&log_main, threads[a], items[b], 0, 0, "shapes");
+            ok &= run_logged(&log_main, threads[a], items[b], 2000, 0, "uneven items");
+        }
+    printf("shapes: %d thread counts x %d item counts, even and uneven items: %s\n",
+           (int)(sizeof threads / sizeof *threads), (int)(sizeof items / sizeof *items), ok ? "ok" : "FAILED");
+}
+
+static void test_back_to_back(void)
+{
+    const int jobs = REPS(20000, 2000);
+    int j, ok = 1;
+    for (j = 0; j < jobs && ok; ++j)
+        ok &= run_logged(&log_main, 2 + j % 3, 1 + j % 5, j % 11 == 0 ? 500 : 0, 0, "back to back");
+    printf("back to back: %d tiny jobs: %s\n", jobs, ok ? "ok" : "FAILED");
+}
+
+static void test_nested(void)
+{
+    int ok = run_logged(&log_main, 2, 16, 100, 1, "nested");
+    printf("nested: a job started inside each item runs all its items: %s\n", ok ? "ok" : "FAILED");
+}
+
+/* Several threads each run jobs: one owns the pool at a time; the others run
+ * theirs alone. All must complete exactly. */
+#define N_OWNERS 4
+typedef struct {
+    job_log log;
+    int jobs, failures;
+} owner_arg;
+
+static void *owner_main(void *p)
+{
+    owner_arg *o = (owner_arg *)p;
+    int j;
+    for (j = 0; j < o->jobs; ++j) {
+        ptrdiff_t i, n = 1 + (j * 7 + 3) % 40;
+        int bad = 0;
+        memset(&o->log, 0, sizeof o->log);
+        o->log.threads = 3;
+        o->log.n_items = n;
+        o->log.spin = j % 3 ? 0 : 300;
+        ln_pool_run(3, n, log_item, &o->log);
+        if (__atomic_load_n(&o->log.finished, __ATOMIC_ACQUIRE) != n) bad = 1;
+        for (i = 0; i < n; ++i) bad |= o->log.runs[i] != 1;
+        bad |= o->log.slot_clash | o->log.slot_out_of_range;
+        o->failures += bad;
+    }
+    return NULL;
+}
+
+static void test_concurrent_owners(void)
+{
+    pthread_t th[N_OWNERS];
+    static owner_arg args[N_OWNERS];
+    int t, started = 0, failures = 0;
+    for (t = 0; t < N_OWNERS; ++t) {
+        args[t].jobs = REPS(3000, 300);
+        args[t].failures = 0;
+        if (pthread_create(&th[t], NULL, owner_main, &args[t]) == 0) started++;
+        else break;
+    }
+    for (t = 0; t < started; ++t) {
+        pthread_join(th[t], NULL);
+        failures += args[t].failures;
+    }
+    CHECK(started == N_OWNERS, "started %d of %d owner threads", started, N_OWNERS);
+    CHECK(failures == 0, "concurrent owners: %d jobs went wrong", failures);
+    printf("concurrent owners: %d threads x %d jobs: %s\n", started, args[0].jobs,
+           started == N_OWNERS && failures == 0 ? "ok" : "FAILED");
+}
+
+/* After fork, the child has no helpers; its jobs must still run, threaded. */
+static void test_fork(void)
+{
+    pid_t pid;
+    int status = 0, ok;
+    ok = run_logged(&log_main, 2, 64, 100, 0, "before fork");
+    pid = fork();
+    if (pid == 0) {
+        job_log g;
+        int child_ok = run_logged(&g, 2, 64, 100, 0, "child after fork")
+            && run_logged(&g, 3, 1000, 0, 0, "child after fork");
+        _exit(child_ok && n_fail == 0 ? 0 : 1);
+    }
+    if (!CHECK(pid > 0, "fork failed")) return;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's jobs after fork went wrong (status %d)",
+          status);
+    ok &= run_logged(&log_main, 2, 64, 100, 0, "parent after fork");
+    printf("fork: jobs before, in the child, and after: %s\n",
+           ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "FAILED");
+}
+
+/* A lost item or a lost wake-up shows as a job that never returns. */
+static void timed_out(int sig)
+{
+    static const char msg[] = "FAIL test_pool: a job did not return within 300 s\n";
+    (void)sig;
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(2);
+    _exit(1);
+}
+
+int main(void)
+{
+    signal(SIGALRM, timed_out);
+    alarm(300);
+    printf("threads enabled %d, processors %d\n", ln_pool_enabled(), ln_pool_processors());
+    CHECK(ln_pool_processors() >= 1, "ln_pool_processors() = %d", ln_pool_processors());
+    test_shapes();
+    test_back_to_back();
+    test_nested();
+    test_concurrent_owners();
+    test_fork();
+    printf("test_pool: %ld checks, %ld failed\n", n_checks, n_fail);
+    return n_fail ? 1 : 0;
+}
