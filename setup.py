@@ -1,9 +1,10 @@
 """Build for layernet: one extension, layernet._kernels, from the Cython
 boundary and every C file under csrc/ (csrc/tests/ excepted).
 
-Flags are chosen by compiler type and by target machine. OpenMP is probed:
-when the compiler cannot build an OpenMP program (or LAYERNET_OPENMP=0), the
-extension is built without it and runs single-threaded. No host-specific
+Flags are chosen by compiler type and by target machine. The kernels' threads
+are layernet's own pool on POSIX threads (csrc/framework/pool.c); compilers
+without POSIX threads or GCC atomics (MSVC) build it out and run every call
+on the calling thread, as does LAYERNET_THREADS=0. No host-specific
 -march flag on any machine: on x86-64 the AVX2 kernels carry per-function
 target attributes and are chosen at run time; on aarch64 the NEON kernels
 use Advanced SIMD, which every aarch64 core has, so they need no flag; any
@@ -11,9 +12,7 @@ other machine builds the portable kernels only.
 """
 import os
 import platform
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -59,22 +58,6 @@ def compile_flags(machine: str, msvc: bool) -> list:
     return list(MSVC_FLAGS if msvc else UNIX_FLAGS) + MACHINE_FLAGS[machine]
 
 
-def _compiler_accepts_openmp(compiler, flag):
-    """Compile and link a tiny OpenMP program with `flag`."""
-    tmp = tempfile.mkdtemp(prefix="layernet-omp-")
-    try:
-        src = os.path.join(tmp, "probe.c")
-        with open(src, "w") as f:
-            f.write("#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n")
-        objs = compiler.compile([src], output_dir=tmp, extra_postargs=[flag])
-        compiler.link_executable(objs, os.path.join(tmp, "probe"), extra_postargs=[flag])
-        return True
-    except Exception:
-        return False
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 class BuildExt(build_ext):
     def build_extensions(self):
         msvc = self.compiler.compiler_type == "msvc"
@@ -82,14 +65,13 @@ class BuildExt(build_ext):
         flags = compile_flags(machine, msvc)
         print(f"layernet: building for {machine}", file=sys.stderr)
         link_flags = []
-        want_openmp = os.environ.get("LAYERNET_OPENMP", "1") != "0"
-        omp_flag = "/openmp" if msvc else "-fopenmp"
-        if want_openmp and _compiler_accepts_openmp(self.compiler, omp_flag):
-            flags.append(omp_flag)
-            if not msvc:
-                link_flags.append(omp_flag)
-        else:
-            print("layernet: building without OpenMP (single-threaded kernels)", file=sys.stderr)
+        if os.environ.get("LAYERNET_THREADS", "1") == "0":
+            flags.append("/DLN_NO_THREADS" if msvc else "-DLN_NO_THREADS")
+            print("layernet: building without threads (every call runs on the calling thread)",
+                  file=sys.stderr)
+        elif not msvc:
+            flags.append("-pthread")
+            link_flags.append("-pthread")
         for ext in self.extensions:
             ext.extra_compile_args = flags
             ext.extra_link_args = link_flags

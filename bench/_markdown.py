@@ -112,7 +112,7 @@ def header(run, machine, info, peers, unavailable) -> list:
             continue
         lines.append(f"- {peer} {ln.get('version')} from `{ln.get('file')}`: kernels "
                      f"{ln.get('isa')} (available: {', '.join(ln.get('available_isas', []))}), "
-                     f"OpenMP {'on' if ln.get('openmp') else 'off'}")
+                     f"threads {'on' if ln.get('threads_enabled', ln.get('openmp')) else 'off'}")
     threads = (f"{run['threads']} per peer (--threads)" if run["threads_given"]
                else f"{run['threads']} per peer (all usable cores)")
     rounds = f"{run['rounds']} round" + ("s" if run["rounds"] != 1 else "")

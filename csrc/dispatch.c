@@ -4,17 +4,14 @@
  * table whose supported() probe passes. Python asks for the names through
  * ln_isa_count / ln_isa_name_at. The thread count comes from
  * ln_set_num_threads (Python reads LAYERNET_NUM_THREADS, then
- * OMP_NUM_THREADS), else the processor count.
+ * OMP_NUM_THREADS), else the processors this process may run on.
  */
 #include <string.h>
 
 #include "layernet.h"
 #include "kernels/kernels.h"
 #include "tables/isas.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "framework/pool.h"
 
 static const ln_isa *const ln_isas[] = { LN_ISA_LIST };
 #define LN_N_ISAS ((int)(sizeof ln_isas / sizeof ln_isas[0]))
@@ -80,32 +77,13 @@ const char *ln_get_isa(void) { return ln_isa_active()->name; }
 
 void ln_set_num_threads(int n)
 {
-#ifdef _OPENMP
-    ln_nthreads = n < 1 ? 1 : n;
-#else
-    (void)n;
-    ln_nthreads = 1;
-#endif
+    ln_nthreads = !ln_pool_enabled() || n < 1 ? 1 : n;
 }
 
 int ln_get_num_threads(void)
 {
-#ifdef _OPENMP
-    if (ln_nthreads < 1) {
-        int p = omp_get_num_procs();
-        ln_nthreads = p < 1 ? 1 : p;
-    }
+    if (ln_nthreads < 1) ln_nthreads = ln_pool_enabled() ? ln_pool_processors() : 1;
     return ln_nthreads;
-#else
-    return 1;
-#endif
 }
 
-int ln_openmp_enabled(void)
-{
-#ifdef _OPENMP
-    return 1;
-#else
-    return 0;
-#endif
-}
+int ln_threads_enabled(void) { return ln_pool_enabled(); }

@@ -61,12 +61,14 @@ int ln_isa_supported(const char *name);      /* built, and this CPU runs it */
 int ln_set_isa(const char *name);            /* LN_ERR_ISA if not supported */
 const char *ln_get_isa(void);
 
-/* Threads used by the kernels (>= 1). Without OpenMP this is always 1.
+/* Threads used by the kernels (>= 1; a product uses at most 64). Builds
+ * without the thread pool (no POSIX threads, or a compiler without GCC
+ * atomics) always use 1, and ln_threads_enabled says which build this is.
  * ln_set_isa and ln_set_num_threads are process-wide: do not change them
  * while another thread is inside a call. */
 void ln_set_num_threads(int n);
 int ln_get_num_threads(void);
-int ln_openmp_enabled(void);
+int ln_threads_enabled(void);
 
 /* Heap allocations the library has made since the process started. Steps and
  * predictions after the first at a given batch size leave it unchanged. */

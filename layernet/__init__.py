@@ -68,7 +68,7 @@ def from_sklearn(mlp, dtype=None):
 
 
 def set_num_threads(n: int) -> None:
-    """Threads used by the kernels from now on (ignored, as 1, without OpenMP)."""
+    """Threads used by the kernels from now on (1 in a build without threads)."""
     _kernels.set_num_threads(n)
 
 
@@ -83,7 +83,7 @@ def info() -> dict:
         "isa": _kernels.get_isa(),
         "available_isas": _kernels.available_isas(),
         "num_threads": _kernels.get_num_threads(),
-        "openmp": _kernels.openmp_enabled(),
+        "threads_enabled": _kernels.threads_enabled(),
         "compiler_flags": _kernels.compile_flags(),
     }
 

@@ -41,7 +41,7 @@ cdef extern from "layernet.h" nogil:
     const char *ln_get_isa() noexcept
     void ln_set_num_threads(int n) noexcept
     int ln_get_num_threads() noexcept
-    int ln_openmp_enabled() noexcept
+    int ln_threads_enabled() noexcept
     long long ln_alloc_count() noexcept
 
     ctypedef struct ln_epilogue:

@@ -91,8 +91,10 @@ def get_num_threads():
     return ln_get_num_threads()
 
 
-def openmp_enabled():
-    return bool(ln_openmp_enabled())
+def threads_enabled():
+    """True if this build runs the kernels on several threads (a thread pool
+    on POSIX threads); False if every call runs on the calling thread."""
+    return bool(ln_threads_enabled())
 
 
 def alloc_count():

@@ -63,7 +63,7 @@ def test_env_isa_unknown_or_unavailable_fails_import(value):
 def test_env_num_threads():
     info = info_from(LAYERNET_NUM_THREADS="1")
     assert info["num_threads"] == 1
-    if info["openmp"]:
+    if info["threads_enabled"]:
         assert info_from(LAYERNET_NUM_THREADS="2")["num_threads"] == 2
         # LAYERNET_NUM_THREADS wins over OMP_NUM_THREADS
         assert info_from(LAYERNET_NUM_THREADS="1", OMP_NUM_THREADS="2")["num_threads"] == 1
@@ -79,12 +79,12 @@ def test_env_num_threads_invalid_fails_import(value):
 
 def test_info_keys_and_types():
     info = ln.info()
-    assert {"isa", "available_isas", "num_threads", "openmp", "compiler_flags",
+    assert {"isa", "available_isas", "num_threads", "threads_enabled", "compiler_flags",
             "version"} <= set(info)
     assert isinstance(info["isa"], str) and info["isa"] in info["available_isas"]
     assert isinstance(info["available_isas"], list) and "generic" in info["available_isas"]
     assert isinstance(info["num_threads"], int) and info["num_threads"] >= 1
-    assert isinstance(info["openmp"], bool)
+    assert isinstance(info["threads_enabled"], bool)
     assert isinstance(info["compiler_flags"], list)
     assert all(isinstance(f, str) for f in info["compiler_flags"])
     assert info["version"] == ln.__version__
@@ -115,7 +115,7 @@ def test_set_num_threads_roundtrip():
         ln.set_num_threads(1)
         assert ln.get_num_threads() == 1
         assert ln.info()["num_threads"] == 1
-        if ln.info()["openmp"]:
+        if ln.info()["threads_enabled"]:
             ln.set_num_threads(3)
             assert ln.get_num_threads() == 3
     finally:

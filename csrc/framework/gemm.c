@@ -1,9 +1,10 @@
 /* gemm.c: ln_sgemm and ln_dgemm, the BLIS-style GEMM driver.
  *
  * The algorithm (five loops, packing, the unpacked small-problem path and
- * the thread split) is written once in gemm_tmpl.h and instantiated here for
- * float and double. This file owns what both share: the per-caller packing
- * workspace, the path and thread choice, and the slab arithmetic.
+ * the threaded paths) is written once in gemm_tmpl.h and instantiated here
+ * for float and double. This file owns what both share: the per-caller
+ * packing workspace, the path and thread choice, and how work is cut into
+ * items for the thread pool (framework/pool.h).
  */
 #include <stdlib.h>
 #include <stdint.h>
@@ -13,10 +14,7 @@
 #include "layernet.h"
 #include "kernels/kernels.h"
 #include "framework/alloc.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "framework/pool.h"
 
 /* ------------------------------------------------------------------ */
 /* Workspace: packing buffers owned by the calling OS thread           */
@@ -28,16 +26,20 @@ typedef struct {
     size_t bytes;
 } ln_gemm_buf;
 
-/* A caller's buffers: one A block and one B panel per team thread. */
+/* A caller's buffers: one A block and one B panel per participating
+ * thread, and one B packed whole that they share. */
 typedef struct {
     int nslots;
     ln_gemm_buf *abuf, *bbuf;
     void **aptr, **bptr;
+    ln_gemm_buf shared;
 } ln_gemm_ws;
 
-/* What one call uses: slot pointers, and whether to free them after. */
+/* What one call uses: slot pointers, the shared buffer, and whether to free
+ * them after. */
 typedef struct {
     void **a, **b;
+    void *shared;
     ln_gemm_ws *ws;
     int temporary;
 } ln_gemm_plan;
@@ -65,6 +67,9 @@ static void ln_gemm_ws_free(ln_gemm_ws *ws)
     int i;
     for (i = 0; i < ws->nslots; ++i) { ln_aligned_free(ws->abuf[i].ptr); ln_aligned_free(ws->bbuf[i].ptr); }
     free(ws->abuf); free(ws->bbuf); free(ws->aptr); free(ws->bptr);
+    ln_aligned_free(ws->shared.ptr);
+    ws->shared.ptr = 0;
+    ws->shared.bytes = 0;
     ws->abuf = ws->bbuf = 0;
     ws->aptr = ws->bptr = 0;
     ws->nslots = 0;
@@ -107,8 +112,9 @@ static ln_gemm_ws *ln_gemm_tls(void)
 }
 #endif
 
-/* Grow ws to nt slots of at least abytes / bbytes each. */
-static int ln_gemm_ws_grow(ln_gemm_ws *ws, int nt, size_t abytes, size_t bbytes)
+/* Grow ws to nt slots of at least abytes / bbytes each, and a shared
+ * buffer of at least shared bytes. */
+static int ln_gemm_ws_grow(ln_gemm_ws *ws, int nt, size_t abytes, size_t bbytes, size_t shared)
 {
     int i;
     if (nt > ws->nslots) {
@@ -131,24 +137,25 @@ static int ln_gemm_ws_grow(ln_gemm_ws *ws, int nt, size_t abytes, size_t bbytes)
         ws->aptr[i] = ws->abuf[i].ptr;
         ws->bptr[i] = ws->bbuf[i].ptr;
     }
+    if (shared && ln_gemm_buf_reserve(&ws->shared, shared) != LN_OK) return LN_ERR_NOMEM;
     return LN_OK;
 }
 
-static int ln_gemm_ws_reserve(ln_gemm_plan *plan, int nt, size_t abytes, size_t bbytes)
+static int ln_gemm_ws_reserve(ln_gemm_plan *plan, int nt, size_t abytes, size_t bbytes, size_t shared)
 {
 #ifdef LN_THREAD_LOCAL
     ln_gemm_ws *ws = ln_gemm_tls();
     if (!ws) return LN_ERR_NOMEM;
     plan->temporary = 0;
     plan->ws = ws;
-    if (ln_gemm_ws_grow(ws, nt, abytes, bbytes) != LN_OK) return LN_ERR_NOMEM;
+    if (ln_gemm_ws_grow(ws, nt, abytes, bbytes, shared) != LN_OK) return LN_ERR_NOMEM;
 #else
     /* No thread-local storage: a private workspace per call (correct, but allocates) */
     ln_gemm_ws *ws = (ln_gemm_ws *)ln_calloc(1, sizeof *ws);
     if (!ws) return LN_ERR_NOMEM;
     plan->temporary = 1;
     plan->ws = ws;
-    if (ln_gemm_ws_grow(ws, nt, abytes, bbytes) != LN_OK) {
+    if (ln_gemm_ws_grow(ws, nt, abytes, bbytes, shared) != LN_OK) {
         ln_gemm_ws_free(ws);
         free(ws);
         return LN_ERR_NOMEM;
@@ -156,6 +163,7 @@ static int ln_gemm_ws_reserve(ln_gemm_plan *plan, int nt, size_t abytes, size_t 
 #endif
     plan->a = ws->aptr;
     plan->b = ws->bptr;
+    plan->shared = ws->shared.ptr;
     return LN_OK;
 }
 
@@ -224,33 +232,31 @@ static void ln_gemm_choose(const ln_gemm_blocks *bk, int transa, ptrdiff_t m, pt
     *split_rows = m >= n ? tiles_m >= nth || tiles_m >= tiles_n : tiles_n < nth && tiles_m > tiles_n;
     if (*split_rows) { if (tiles_m < nth) nth = (int)tiles_m; }
     else if (tiles_n < nth) nth = (int)tiles_n;
-#ifndef _OPENMP
-    nth = 1;
-#endif
     *nt = nth < 1 ? 1 : nth;
 }
 
 /* Threads for a one-row product with a k x n B: more than one only when B
- * is big enough that each thread's share outweighs a fork/join (~2 us). */
+ * is big enough that each thread's share outweighs handing it out. */
 static int ln_gemv_threads(const ln_gemm_blocks *bk, ptrdiff_t k, ptrdiff_t n, size_t elem)
 {
     int nth = ln_get_num_threads();
     const ptrdiff_t panels = (n + bk->nr - 1) / bk->nr;
-#ifndef _OPENMP
-    nth = 1;
-#endif
     if (!ln_force_threads && (double)k * (double)n * (double)elem < bk->gemv_mt_bytes) nth = 1;
     if (nth > panels) nth = (int)panels;
     return nth < 1 ? 1 : nth;
 }
 
-/* Thread tid of nth gets whole tiles [lo, hi) of a dimension of size n. */
-static void ln_gemm_range(ptrdiff_t n, int tile, int tid, int nth, ptrdiff_t *lo, ptrdiff_t *hi)
+/* Items per participating thread in a threaded product: enough that a
+ * thread slowed down by another program hands the rest of its share to the
+ * others, few enough that handing out items stays cheap. */
+#define LN_ITEMS_PER_THREAD 4
+
+/* Item size along a dimension of size n: whole tiles, about n / parts. */
+static ptrdiff_t ln_gemm_cut(ptrdiff_t n, int tile, ptrdiff_t parts)
 {
-    ptrdiff_t tiles = (n + tile - 1) / tile;
-    ptrdiff_t t0 = tiles * tid / nth, t1 = tiles * (tid + 1) / nth;
-    *lo = t0 * tile;
-    *hi = t1 * tile < n ? t1 * tile : n;
+    const ptrdiff_t tiles = (n + tile - 1) / tile;
+    const ptrdiff_t per = (tiles + (parts < 1 ? 1 : parts) - 1) / (parts < 1 ? 1 : parts);
+    return (per < 1 ? 1 : per) * tile;
 }
 
 /* ------------------------------------------------------------------ */

@@ -78,71 +78,143 @@ static void FN(gemm_serial)(const ln_isa *t, int pack_a, int pack_b,
     }
 }
 
-#ifdef _OPENMP
-/* The same loops for one thread of a team that splits C by rows: the team
- * packs each B panel together into one shared buffer (each thread a share of
- * its micro-panels), waits, then every thread runs its own rows [lo, hi)
- * against it with a private A block. Every thread meets every barrier,
- * including one with no rows. */
-static void FN(gemm_team)(const ln_isa *t, int tid, int nth, ptrdiff_t lo, ptrdiff_t hi,
-                          ptrdiff_t n, ptrdiff_t k,
-                          const T *A, ptrdiff_t rs_a, ptrdiff_t cs_a,
-                          const T *B, ptrdiff_t rs_b, ptrdiff_t cs_b,
-                          T *C, ptrdiff_t ldc, const FN(ln_aux) *aux0,
-                          T *abuf, T *bshared)
+/* C[ic0:ic1, jc0:jc1] on a B packed whole beforehand (bp: for each k block
+ * at row pc, its micro-panels from pc * n_pad, panel column jr at
+ * jr * kc), packing A per k block into abuf unless pack_a is 0. The
+ * threaded path's unit of work: blocks of C are independent, so whichever
+ * thread runs one needs nothing from the others. */
+static void FN(gemm_on_packed_b)(const ln_isa *t, int pack_a, ptrdiff_t ic0, ptrdiff_t ic1,
+                                 ptrdiff_t jc0, ptrdiff_t jc1, ptrdiff_t k,
+                                 const T *A, ptrdiff_t rs_a, ptrdiff_t cs_a,
+                                 const T *bp, ptrdiff_t n_pad,
+                                 T *C, ptrdiff_t ldc, const FN(ln_aux) *aux0, T *abuf)
 {
     const ln_gemm_blocks *bk = &t->TY.blk;
     const int MR = bk->mr, NR = bk->nr;
-    const ptrdiff_t MC = bk->mc, KC = bk->kc, NC = bk->nc;
+    const ptrdiff_t MC = bk->mc, KC = bk->kc;
     FN(ln_aux) aux = *aux0;
-    ptrdiff_t jc, pc, ic, jr, ir;
+    ptrdiff_t pc = 0, ic, jr, ir;
 
     aux.b_padded = 1;
-    /* Loop over n, NC columns at a time (a B panel for L3) */
-    for (jc = 0; jc < n; jc += NC) {
-        const ptrdiff_t nc = n - jc < NC ? n - jc : NC;
-        const ptrdiff_t panels = (nc + NR - 1) / NR;
-        const ptrdiff_t p0 = panels * tid / nth, p1 = panels * (tid + 1) / nth;
-        pc = 0;
-        /* Loop over k, KC at a time; runs once when k == 0 */
-        do {
-            const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
-            aux.beta = pc == 0 ? aux0->beta : (T)1;
-            aux.epi = pc + kc >= k ? aux0->epi : LN_EPI_NONE;
-            /* This thread's share of the B panel's micro-panels */
-            if (p1 > p0) {
-                const ptrdiff_t c1 = p1 * NR < nc ? p1 * NR : nc;
-                t->TY.pack_b(kc, c1 - p0 * NR, B + pc * rs_b + (jc + p0 * NR) * cs_b, rs_b, cs_b,
-                             bshared + p0 * NR * kc);
-            }
-#pragma omp barrier
-            /* Loop over this thread's rows, MC at a time (an A block for L2) */
-            for (ic = lo; ic < hi; ic += MC) {
-                const ptrdiff_t mc = hi - ic < MC ? hi - ic : MC;
-                t->TY.pack_a(mc, kc, A + ic * rs_a + pc * cs_a, rs_a, cs_a, abuf);
-                /* Loop over the B panel, NR columns at a time (a micro-panel for L1) */
-                for (jr = 0; jr < nc; jr += NR) {
-                    const ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;
-                    const T *b = bshared + jr * kc;
-                    /* Loop over the A block, MR rows at a time: one micro-kernel call per tile */
-                    for (ir = 0; ir < mc; ir += MR) {
-                        const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
-                        FN(aux_at)(&aux, aux0, ic + ir, jc + jr);
-                        t->TY.ukr(kc, mr, nr, abuf + ir * kc, 1, MR, b, NR,
-                                  C + (ic + ir) * ldc + jc + jr, ldc, &aux);
-                    }
+    /* Loop over k, KC at a time; runs once when k == 0 */
+    do {
+        const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
+        aux.beta = pc == 0 ? aux0->beta : (T)1;
+        aux.epi = pc + kc >= k ? aux0->epi : LN_EPI_NONE;
+        /* Loop over the block's rows, MC at a time (an A block for L2) */
+        for (ic = ic0; ic < ic1; ic += MC) {
+            const ptrdiff_t mc = ic1 - ic < MC ? ic1 - ic : MC;
+            if (pack_a) t->TY.pack_a(mc, kc, A + ic * rs_a + pc * cs_a, rs_a, cs_a, abuf);
+            /* Loop over the block's columns, one micro-panel at a time */
+            for (jr = jc0; jr < jc1; jr += NR) {
+                const ptrdiff_t nr = jc1 - jr < NR ? jc1 - jr : NR;
+                const T *b = bp + pc * n_pad + jr * kc;
+                /* Loop over the A block, MR rows at a time: one micro-kernel call per tile */
+                for (ir = 0; ir < mc; ir += MR) {
+                    const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
+                    const T *a = pack_a ? abuf + ir * kc : A + (ic + ir) * rs_a + pc * cs_a;
+                    FN(aux_at)(&aux, aux0, ic + ir, jr);
+                    t->TY.ukr(kc, mr, nr, a, pack_a ? 1 : rs_a, pack_a ? MR : cs_a, b, NR,
+                              C + (ic + ir) * ldc + jr, ldc, &aux);
                 }
             }
-            /* The panel is repacked next: wait until everyone is done with it */
-#pragma omp barrier
-            pc += kc;
-        } while (pc < k);
+        }
+        pc += kc;
+    } while (pc < k);
+}
+
+/* A threaded product: the operands, the path, and how the work is cut into
+ * items (ln_pool_run hands each item to whichever thread claims it). */
+typedef struct {
+    const ln_isa *t;
+    int pack_a, pack_b;
+    ptrdiff_t m, n, k;
+    const T *A;
+    ptrdiff_t rs_a, cs_a;
+    const T *B;
+    ptrdiff_t rs_b, cs_b;
+    T *C;
+    ptrdiff_t ldc;
+    const FN(ln_aux) *aux;
+    ln_gemm_plan *plan;
+    ptrdiff_t rows, cols;        /* rows and columns of C per item */
+    ptrdiff_t row_items;         /* items down a column of C */
+    T *bp;                       /* B packed whole (shared-B path) */
+    ptrdiff_t n_pad;             /* its row length: n rounded up to whole micro-panels */
+    ptrdiff_t pack_cols;         /* columns per packing item */
+    ptrdiff_t pack_chunks;       /* packing items per k block */
+} FN(gemm_job);
+
+/* Packing item: columns [j0, j0 + pack_cols) of one k block of B. */
+static void FN(pack_b_item)(void *ctx, ptrdiff_t i, int slot)
+{
+    const FN(gemm_job) *g = (const FN(gemm_job) *)ctx;
+    const ptrdiff_t KC = g->t->TY.blk.kc;
+    const ptrdiff_t pc = i / g->pack_chunks * KC, j0 = i % g->pack_chunks * g->pack_cols;
+    const ptrdiff_t kc = g->k - pc < KC ? g->k - pc : KC;
+    const ptrdiff_t nc = g->n - j0 < g->pack_cols ? g->n - j0 : g->pack_cols;
+    (void)slot;
+    if (nc > 0 && kc > 0)
+        g->t->TY.pack_b(kc, nc, g->B + pc * g->rs_b + j0 * g->cs_b, g->rs_b, g->cs_b,
+                        g->bp + pc * g->n_pad + j0 * kc);
+}
+
+/* Block item on the packed B: item i is row block i % row_items of column block i / row_items. */
+static void FN(block_item)(void *ctx, ptrdiff_t i, int slot)
+{
+    const FN(gemm_job) *g = (const FN(gemm_job) *)ctx;
+    const ptrdiff_t ic0 = i % g->row_items * g->rows, jc0 = i / g->row_items * g->cols;
+    const ptrdiff_t ic1 = ic0 + g->rows < g->m ? ic0 + g->rows : g->m;
+    const ptrdiff_t jc1 = jc0 + g->cols < g->n ? jc0 + g->cols : g->n;
+    FN(gemm_on_packed_b)(g->t, g->pack_a, ic0, ic1, jc0, jc1, g->k, g->A, g->rs_a, g->cs_a,
+                         g->bp, g->n_pad, g->C, g->ldc, g->aux, (T *)g->plan->a[slot]);
+}
+
+/* Slab item: rows [i * rows, ..) of C, or columns [i * cols, ..) when
+ * rows == m, by the serial algorithm with this thread's buffers. */
+static void FN(slab_item)(void *ctx, ptrdiff_t i, int slot)
+{
+    const FN(gemm_job) *g = (const FN(gemm_job) *)ctx;
+    FN(ln_aux) aux = *g->aux;
+    if (g->rows < g->m) {
+        const ptrdiff_t lo = i * g->rows, hi = lo + g->rows < g->m ? lo + g->rows : g->m;
+        FN(aux_at)(&aux, g->aux, lo, 0);
+        FN(gemm_serial)(g->t, g->pack_a, g->pack_b, hi - lo, g->n, g->k, g->A + lo * g->rs_a, g->rs_a,
+                        g->cs_a, g->B, g->rs_b, g->cs_b, g->C + lo * g->ldc, g->ldc, &aux,
+                        (T *)g->plan->a[slot], (T *)g->plan->b[slot]);
+    } else {
+        const ptrdiff_t lo = i * g->cols, hi = lo + g->cols < g->n ? lo + g->cols : g->n;
+        FN(aux_at)(&aux, g->aux, 0, lo);
+        FN(gemm_serial)(g->t, g->pack_a, g->pack_b, g->m, hi - lo, g->k, g->A, g->rs_a, g->cs_a,
+                        g->B + lo * g->cs_b, g->rs_b, g->cs_b, g->C + lo, g->ldc, &aux,
+                        (T *)g->plan->a[slot], (T *)g->plan->b[slot]);
     }
 }
-#endif
+
+/* A one-row product's description for its column items. */
+typedef struct {
+    const ln_isa *t;
+    ptrdiff_t k, n, cols;
+    const T *A;
+    ptrdiff_t cs_a;
+    const T *B;
+    ptrdiff_t rs_b;
+    T *C;
+    const FN(ln_aux) *aux;
+} FN(gemv_job);
+
+static void FN(gemv_item)(void *ctx, ptrdiff_t i, int slot)
+{
+    const FN(gemv_job) *g = (const FN(gemv_job) *)ctx;
+    const ptrdiff_t lo = i * g->cols, hi = lo + g->cols < g->n ? lo + g->cols : g->n;
+    FN(ln_aux) aux = *g->aux;
+    (void)slot;
+    FN(aux_at)(&aux, g->aux, 0, lo);
+    g->t->TY.gemv(g->k, hi - lo, g->A, g->cs_a, g->B + lo, g->rs_b, g->C + lo, &aux);
+}
 
 /* One row of C (m == 1) on row-major B: the row kernel, with the columns
- * split across threads when B is big enough to repay the fork (each thread
+ * cut into items when B is big enough to repay the threads (each thread
  * then streams its own share of every B row, from its own core's cache on
  * repeated calls). */
 static void FN(gemv_run)(const ln_isa *t, ptrdiff_t k, ptrdiff_t n,
@@ -151,20 +223,14 @@ static void FN(gemv_run)(const ln_isa *t, ptrdiff_t k, ptrdiff_t n,
 {
     const ln_gemm_blocks *bk = &t->TY.blk;
     const int nt = ln_gemv_threads(bk, k, n, sizeof(T));
+    FN(gemv_job) g;
     if (nt <= 1) {
         t->TY.gemv(k, n, A, cs_a, B, rs_b, C, aux);
         return;
     }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-        ptrdiff_t lo, hi;
-        FN(ln_aux) a2 = *aux;
-        ln_gemm_range(n, bk->nr, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        FN(aux_at)(&a2, aux, 0, lo);
-        if (hi > lo) t->TY.gemv(k, hi - lo, A, cs_a, B + lo, rs_b, C + lo, &a2);
-    }
-#endif
+    g.t = t; g.k = k; g.n = n; g.A = A; g.cs_a = cs_a; g.B = B; g.rs_b = rs_b; g.C = C; g.aux = aux;
+    g.cols = ln_gemm_cut(n, bk->nr, LN_ITEMS_PER_THREAD * nt);
+    ln_pool_run(nt, (n + g.cols - 1) / g.cols, FN(gemv_item), &g);
 }
 
 /* The public entry: validate nothing (Python did), pick the path and the
@@ -215,7 +281,52 @@ static int FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdif
                    &pack_a, &pack_b, &nt, &split_rows);
     if (transb) pack_b = 1;   /* the kernel needs B rows contiguous */
 
-    /* Workspace: sized for the whole problem, so any thread split fits */
+    if (nt > 1) {
+        FN(gemm_job) g;
+        size_t abytes, bbytes = 0, shared = 0;
+        const ptrdiff_t kb = k < bk->kc ? k : bk->kc;
+        g.t = t; g.pack_a = pack_a; g.pack_b = pack_b; g.m = m; g.n = n; g.k = k;
+        g.A = A; g.rs_a = rs_a; g.cs_a = cs_a; g.B = B; g.rs_b = rs_b; g.cs_b = cs_b;
+        g.C = C; g.ldc = ldc; g.aux = &aux; g.plan = &plan;
+        g.bp = 0;
+        g.n_pad = (n + bk->nr - 1) / bk->nr * bk->nr;
+        if (pack_b) {
+            /* Packed B is shared: pack it whole (one job), then blocks of C (another) */
+            g.rows = ln_gemm_cut(m, bk->mr, LN_ITEMS_PER_THREAD * nt);
+            if (g.rows > bk->mc) g.rows = bk->mc;
+            g.row_items = (m + g.rows - 1) / g.rows;
+            g.cols = ln_gemm_cut(n, bk->nr, (n + bk->nc - 1) / bk->nc);
+            g.pack_cols = ln_gemm_cut(n, bk->nr, LN_ITEMS_PER_THREAD * nt);
+            g.pack_chunks = (n + g.pack_cols - 1) / g.pack_cols;
+            if (ln_size_bytes(k < 1 ? 1 : k, g.n_pad, sizeof(T), &shared) != 0) return LN_ERR_NOMEM;
+        } else if (split_rows) {
+            g.rows = ln_gemm_cut(m, bk->mr, LN_ITEMS_PER_THREAD * nt);
+            g.cols = n;
+        } else {
+            g.rows = m;
+            g.cols = ln_gemm_cut(n, bk->nr, LN_ITEMS_PER_THREAD * nt);
+        }
+        /* Per-thread buffers: an A block, and on unpacked B one micro-panel for its edge */
+        {
+            const ptrdiff_t ma = g.rows < bk->mc ? g.rows : bk->mc;
+            abytes = pack_a ? (size_t)(ma + bk->mr) * (size_t)kb * sizeof(T) : 0;
+            bbytes = pack_b ? 0 : (size_t)bk->nr * (size_t)kb * sizeof(T);
+        }
+        if (ln_gemm_ws_reserve(&plan, nt, abytes, bbytes, shared) != LN_OK) return LN_ERR_NOMEM;
+        if (pack_b) {
+            g.bp = (T *)plan.shared;
+            ln_pool_run(nt, ((k + bk->kc - 1) / bk->kc > 0 ? (k + bk->kc - 1) / bk->kc : 1) * g.pack_chunks,
+                        FN(pack_b_item), &g);
+            ln_pool_run(nt, g.row_items * ((n + g.cols - 1) / g.cols), FN(block_item), &g);
+        } else {
+            ln_pool_run(nt, g.rows < m ? (m + g.rows - 1) / g.rows : (n + g.cols - 1) / g.cols,
+                        FN(slab_item), &g);
+        }
+        ln_gemm_ws_release(&plan);
+        return LN_OK;
+    }
+
+    /* One thread. Workspace: sized for the whole problem */
     {
         const ptrdiff_t kb = k < bk->kc ? k : bk->kc;
         const ptrdiff_t ma = m < bk->mc ? m : bk->mc;
@@ -223,46 +334,10 @@ static int FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdif
         const size_t abytes = pack_a ? (size_t)(ma + bk->mr) * (size_t)kb * sizeof(T) : 0;
         /* unpacked B still needs one micro-panel for its edge */
         const size_t bbytes = (size_t)(pack_b ? nb + bk->nr : bk->nr) * (size_t)kb * sizeof(T);
-        if (ln_gemm_ws_reserve(&plan, nt, abytes, bbytes) != LN_OK) return LN_ERR_NOMEM;
+        if (ln_gemm_ws_reserve(&plan, 1, abytes, bbytes, 0) != LN_OK) return LN_ERR_NOMEM;
     }
-
-    if (nt == 1) {
-        FN(gemm_serial)(t, pack_a, pack_b, m, n, k, A, rs_a, cs_a, B, rs_b, cs_b,
-                        C, ldc, &aux, (T *)plan.a[0], (T *)plan.b[0]);
-    }
-#ifdef _OPENMP
-    else {
-        /* Each thread takes a slab of C (rows, or columns when m is short).
-         * Packed row slabs share the B panel; otherwise each thread runs the
-         * serial algorithm on its slab with its own buffers. */
-#pragma omp parallel num_threads(nt)
-        {
-            const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-            ptrdiff_t lo, hi;
-            FN(ln_aux) a2 = aux;
-            if (split_rows && pack_a && pack_b) {
-                /* Large problems: one shared B panel, rows split */
-                ln_gemm_range(m, bk->mr, tid, nth, &lo, &hi);
-                FN(gemm_team)(t, tid, nth, lo, hi, n, k, A, rs_a, cs_a, B, rs_b, cs_b, C, ldc, &aux,
-                              (T *)plan.a[tid], (T *)plan.b[0]);
-            } else if (split_rows) {
-                ln_gemm_range(m, bk->mr, tid, nth, &lo, &hi);
-                FN(aux_at)(&a2, &aux, lo, 0);
-                if (hi > lo)
-                    FN(gemm_serial)(t, pack_a, pack_b, hi - lo, n, k, A + lo * rs_a, rs_a, cs_a,
-                                    B, rs_b, cs_b, C + lo * ldc, ldc, &a2,
-                                    (T *)plan.a[tid], (T *)plan.b[tid]);
-            } else {
-                ln_gemm_range(n, bk->nr, tid, nth, &lo, &hi);
-                FN(aux_at)(&a2, &aux, 0, lo);
-                if (hi > lo)
-                    FN(gemm_serial)(t, pack_a, pack_b, m, hi - lo, k, A, rs_a, cs_a,
-                                    B + lo * cs_b, rs_b, cs_b, C + lo, ldc, &a2,
-                                    (T *)plan.a[tid], (T *)plan.b[tid]);
-            }
-        }
-    }
-#endif
+    FN(gemm_serial)(t, pack_a, pack_b, m, n, k, A, rs_a, cs_a, B, rs_b, cs_b,
+                    C, ldc, &aux, (T *)plan.a[0], (T *)plan.b[0]);
     ln_gemm_ws_release(&plan);
     return LN_OK;
 }

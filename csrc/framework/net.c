@@ -24,20 +24,14 @@
 #include "framework/alloc.h"
 #include "framework/elementwise.h"
 #include "framework/rwlock.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#define LN_THREAD_ID() omp_get_thread_num()
-#define LN_THREAD_COUNT() omp_get_num_threads()
-#else
-#define LN_THREAD_ID() 0
-#define LN_THREAD_COUNT() 1
-#endif
+#include "framework/pool.h"
 
 /* Parameters from which the update's element-wise passes are split across
- * threads: below it a fork costs more than the memory-bound pass it would
- * share. */
+ * threads: below it handing out items costs more than the memory-bound
+ * pass they would share. */
 #define LN_ELEMENTWISE_MT_PARAMS 65536
+/* Items per thread in one of those passes. */
+#define LN_ITEMS_PER_PASS 4
 /* Elements per tensor alignment (64 bytes of float; 128 of double). */
 #define LN_TENSOR_ALIGN 16
 

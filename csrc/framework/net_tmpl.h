@@ -130,6 +130,31 @@ static int FN(net_backward)(ln_net *net, ln_ws *ws, const ln_batch_opts *o, ptrd
     return LN_OK;
 }
 
+/* One pass of the optimizer's step, cut into items for the thread pool. */
+typedef struct {
+    ln_optim *opt;
+    long long t;
+    T gscale;
+    ptrdiff_t size, chunk;
+    T *params;
+    const T *grad;
+    void *const *state;
+    int commit;
+    int bad[LN_POOL_MAX_THREADS];   /* per participant: a new value was not finite */
+} FN(update_job);
+
+static void FN(update_item)(void *ctx, ptrdiff_t i, int slot)
+{
+    FN(update_job) *g = (FN(update_job) *)ctx;
+    const ptrdiff_t lo = i * g->chunk, hi = lo + g->chunk < g->size ? lo + g->chunk : g->size;
+    T *st[LN_OPT_MAX_STATE];
+    int k;
+    for (k = 0; k < LN_OPT_MAX_STATE; k++) st[k] = g->state[k] ? (T *)g->state[k] + lo : NULL;
+    if (!ln_isa_active()->TY.opt_update(g->opt, g->t, g->gscale, hi - lo, g->params + lo, g->grad + lo, st,
+                                        g->commit))
+        g->bad[slot] = 1;
+}
+
 /* The optimizer's step over the flat parameter vector: clip, then a
  * checking pass and, if every new value is finite, the committing pass
  * under the write lock. Both passes split the vector across threads. */
@@ -137,47 +162,47 @@ static int FN(net_update)(ln_net *net, ln_optim *opt, void *const *state, const 
                           double *grad_norm)
 {
     const ptrdiff_t size = net->param_size;
-    const long long t = opt->step + 1;
-    const T *grad = (const T *)gradv;
-    T *params = (T *)net->nodes[0].param[0];
-    T gscale = 1;
-    int ok = 1, commit;
+    const int nt = ln_elementwise_threads(net);
+    FN(update_job) g;
+    int commit;
+    g.opt = opt;
+    g.t = opt->step + 1;
+    g.gscale = 1;
+    g.size = size;
+    g.grad = (const T *)gradv;
+    g.state = state;
+    /* Items of whole cache lines, about LN_ITEMS_PER_PASS per thread */
+    g.chunk = nt > 1 ? (size / (LN_ITEMS_PER_PASS * nt) + 63) / 64 * 64 : size;
+    if (g.chunk < 1) g.chunk = 1;
     /* The first node with parameters holds the vector's start */
     {
         int i;
         for (i = 0; i < net->n_nodes && net->nodes[i].n_tensors == 0; i++) {}
         if (i == net->n_nodes) {
-            opt->step = t;
+            opt->step = g.t;
             return LN_OK;
         }
-        params = (T *)net->nodes[i].param[0] - net->nodes[i].tensor_offset[0];
+        g.params = (T *)net->nodes[i].param[0] - net->nodes[i].tensor_offset[0];
     }
     if (opt->clip_norm > 0 || grad_norm) {
-        const double norm = FN(ln_norm2)(size, grad);
+        const double norm = FN(ln_norm2)(size, g.grad);
         if (grad_norm) *grad_norm = norm;
         if (!isfinite(norm)) return LN_ERR_NONFINITE;
         /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6), at most 1 */
         if (opt->clip_norm > 0 && opt->clip_norm / (norm + 1e-6) < 1.0)
-            gscale = (T)(opt->clip_norm / (norm + 1e-6));
+            g.gscale = (T)(opt->clip_norm / (norm + 1e-6));
     }
-    for (commit = 0; commit <= 1 && ok; commit++) {
+    for (commit = 0; commit <= 1; commit++) {
+        int s;
+        memset(g.bad, 0, sizeof g.bad);
+        g.commit = commit;
         if (commit) ln_rwlock_write(&net->lock);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(ln_elementwise_threads(net)) reduction(&&:ok)
-#endif
-        {
-            const int tid = LN_THREAD_ID(), nth = LN_THREAD_COUNT();
-            const ptrdiff_t lo = size * tid / nth, hi = size * (tid + 1) / nth;
-            T *st[LN_OPT_MAX_STATE];
-            int k;
-            for (k = 0; k < LN_OPT_MAX_STATE; k++) st[k] = state[k] ? (T *)state[k] + lo : NULL;
-            ok = ln_isa_active()->TY.opt_update(opt, t, gscale, hi - lo, params + lo, grad + lo, st,
-                                                commit) && ok;
-        }
+        ln_pool_run(nt, (size + g.chunk - 1) / g.chunk, FN(update_item), &g);
         if (commit) ln_rwlock_write_done(&net->lock);
+        for (s = 0; s < LN_POOL_MAX_THREADS; s++)
+            if (g.bad[s]) return LN_ERR_NONFINITE;
     }
-    if (!ok) return LN_ERR_NONFINITE;
-    opt->step = t;
+    opt->step = g.t;
     return LN_OK;
 }
 

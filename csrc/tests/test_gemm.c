@@ -555,7 +555,7 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "small")) { small(argc, argv); return 0; }
     if (argc > 1 && !strcmp(argv[1], "tune")) { tune(argc, argv); return 0; }
 
-    printf("openmp %d, default threads %d, isa %s\n", ln_openmp_enabled(), ln_get_num_threads(), ln_get_isa());
+    printf("threads enabled %d, default threads %d, isa %s\n", ln_threads_enabled(), ln_get_num_threads(), ln_get_isa());
     CHECK(ln_set_isa("avx512") == LN_ERR_ISA && !ln_isa_supported("avx512"),
           "avx512 has no kernels in this build, so it must be refused");
     CHECK(ln_set_isa("no such isa") == LN_ERR_ISA, "an unknown ISA name must be refused");

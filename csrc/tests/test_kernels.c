@@ -711,7 +711,7 @@ static void test_no_allocation(void)
 int main(void)
 {
     ln_init();
-    printf("openmp %d, isa %s\n", ln_openmp_enabled(), ln_get_isa());
+    printf("threads enabled %d, isa %s\n", ln_threads_enabled(), ln_get_isa());
     test_activations();
     test_losses();
     test_optimizers();

@@ -1435,7 +1435,7 @@ static void test_steady_state(void)
 int main(void)
 {
     ln_init();
-    printf("openmp %d, threads %d, isa %s\n", ln_openmp_enabled(), ln_get_num_threads(), ln_get_isa());
+    printf("threads enabled %d, threads %d, isa %s\n", ln_threads_enabled(), ln_get_num_threads(), ln_get_isa());
     test_sizes();
     test_forward_and_gradients();
     test_dropout();
