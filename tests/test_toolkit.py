@@ -241,7 +241,7 @@ def test_history_keys_exist_after_an_interrupt_in_the_first_epoch():
 
 
 def test_history_goes_into_a_dataframe():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     net = ln.Network([ln.Dense(2, 1)])
     h = net.fit(np.ones((4, 2)), np.ones(4), epochs=2)
     frame = pd.DataFrame(h)
