@@ -7,8 +7,9 @@ without POSIX threads or GCC atomics (MSVC) build it out and run every call
 on the calling thread, as does LAYERNET_THREADS=0. No host-specific
 -march flag on any machine: on x86-64 the AVX2 kernels carry per-function
 target attributes and are chosen at run time; on aarch64 the NEON kernels
-use Advanced SIMD, which every aarch64 core has, so they need no flag; any
-other machine builds the portable kernels only.
+use Advanced SIMD, which every aarch64 core has, so they need no flag; every
+machine also builds the generic kernels (GCC/Clang vector extensions, the
+target's baseline SIMD) and the plain C reference kernels.
 """
 import os
 import platform

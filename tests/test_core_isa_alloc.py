@@ -39,7 +39,7 @@ def test_env_isa_honoured(isa):
 
 
 def test_env_isa_case_and_space_insensitive():
-    assert info_from(LAYERNET_ISA=" Generic ")["isa"] == "generic"
+    assert info_from(LAYERNET_ISA=" Reference ")["isa"] == "reference"
 
 
 def test_env_isa_default_is_best_available():
@@ -82,7 +82,7 @@ def test_info_keys_and_types():
     assert {"isa", "available_isas", "num_threads", "threads_enabled", "compiler_flags",
             "version"} <= set(info)
     assert isinstance(info["isa"], str) and info["isa"] in info["available_isas"]
-    assert isinstance(info["available_isas"], list) and "generic" in info["available_isas"]
+    assert isinstance(info["available_isas"], list) and "reference" in info["available_isas"]
     assert isinstance(info["num_threads"], int) and info["num_threads"] >= 1
     assert isinstance(info["threads_enabled"], bool)
     assert isinstance(info["compiler_flags"], list)

@@ -29,6 +29,17 @@
 #define LN_BUILD_NEON 0
 #endif
 
+/* The generic vectorised kernels are written with GCC/Clang vector
+ * extensions (128-bit vectors, no intrinsics and no target flags), which
+ * every GCC-compatible compiler lowers to the target's SIMD unit (SSE2,
+ * Advanced SIMD, VSX, z/Architecture vectors, ...) or to scalar code where
+ * there is none. Other compilers build the reference kernels only. */
+#if defined(__GNUC__) || defined(__clang__)
+#define LN_BUILD_GENERIC 1
+#else
+#define LN_BUILD_GENERIC 0
+#endif
+
 /* A read prefetch hint into all cache levels; never faults, even past the end. */
 #if defined(__GNUC__)
 #define LN_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)

@@ -380,7 +380,7 @@ static void test_kernels_every_isa(void)
 {
     const char *names[8];
     const int n = supported_isas(names, 8);
-    const ln_isa *ref = ln_isa_lookup("generic");
+    const ln_isa *ref = ln_isa_lookup("reference");
     int i, dt;
     for (i = 0; i < n; ++i) {
         const ln_isa *isa = ln_isa_lookup(names[i]);

@@ -1,6 +1,6 @@
 /* gemm_ref_tmpl.h: the portable micro-kernel, row kernel and packing for one
- * element type, in plain C99 for any CPU. The generic instruction set runs
- * them; the SIMD kernels are tested against them and against a naive
+ * element type, in plain C99 for any CPU. The reference instruction set
+ * runs them; the SIMD kernels are tested against them and against a naive
  * product. The tile is LN_REF_MR x LN_REF_NR; a fixed-size accumulator
  * array lets the compiler vectorise the column loop. */
 #define LN_MR LN_REF_MR

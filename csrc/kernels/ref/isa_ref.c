@@ -1,5 +1,7 @@
-/* isa_ref.c: the generic instruction set's table: portable C for any CPU,
- * with blocks sized for a typical 32 KiB L1 and 1 MiB L2. */
+/* isa_ref.c: the reference instruction set's table: portable C99 for any
+ * CPU and any compiler, with blocks sized for a typical 32 KiB L1 and 1 MiB
+ * L2. It is the fallback where no vectorised instruction set is built, and
+ * the portable twin the tests compare every other instruction set with. */
 #include "kernels/kernels.h"
 #include "kernels/ref/tile_ref.h"
 
@@ -10,8 +12,8 @@
 
 static int ln_ref_supported(void) { return 1; }
 
-const ln_isa ln_isa_generic = {
-    .name = "generic",
+const ln_isa ln_isa_reference = {
+    .name = "reference",
     .supported = ln_ref_supported,
     .f32 = {
         .blk = { .mr = LN_REF_MR, .nr = LN_REF_NR_F32, .mc = 96, .kc = 256, .nc = 2040, .kc_row = 16,
