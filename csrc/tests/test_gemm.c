@@ -219,98 +219,164 @@ static void test_empty(void)
     if (!ok) { ++n_fail; fprintf(stderr, "FAIL empty GEMM touched C or failed\n"); }
 }
 
-/* Every ISA's micro-kernel on random tiles (packed and unpacked, every
- * edge, every epilogue) against a naive product in double, and against the
- * portable twin where the tiles agree. Cells outside the tile must stay
- * untouched. */
-#define TW_LD 40
-static void test_ukr_isa(const ln_isa *isa, const ln_isa *ref, int dt)
+/* Micro-kernel cases: the epilogue classes a kernel may treat differently
+ * (the cheap ones in registers, the rest on the stored tile). */
+enum { UK_EPI_NONE, UK_BIAS_CHEAP, UK_BIAS_OTHER, UK_DACT_CHEAP, UK_DACT_OTHER, UK_EPI_CLASSES };
+
+/* An activation for an epilogue class: identity / ReLU / leaky ReLU are the
+ * cheap ones, any other (or any at all with a kept Z) is not. */
+static void ukr_epilogue(int cls, int *epi, int *act, int *keep_z)
 {
-    static double a[40 * 64], b[40 * 64 + 32], h[6 * TW_LD * 2], bias[32];
-    static double c0[16 * TW_LD], c1[16 * TW_LD], c2[16 * TW_LD];
-    static float af[40 * 64], bf[40 * 64 + 32], hf[6 * TW_LD * 2], biasf[32], cf1[16 * TW_LD], cf2[16 * TW_LD];
+    static const int cheap_bias[] = { LN_ACT_identity, LN_ACT_relu, LN_ACT_leaky_relu };
+    static const int cheap_dact[] = { LN_ACT_relu, LN_ACT_leaky_relu };
+    int a;
+    *keep_z = 0;
+    switch (cls) {
+    case UK_BIAS_CHEAP: *epi = LN_EPI_BIAS_ACT; *act = cheap_bias[irand(3)]; break;
+    case UK_BIAS_OTHER:
+        *epi = LN_EPI_BIAS_ACT; *act = irand(LN_ACT_COUNT);
+        /* a cheap activation takes the slow path when Z is kept */
+        *keep_z = *act == LN_ACT_identity || *act == LN_ACT_relu || *act == LN_ACT_leaky_relu || irand(2);
+        break;
+    case UK_DACT_CHEAP: *epi = LN_EPI_DACT; *act = cheap_dact[irand(2)]; break;
+    case UK_DACT_OTHER:
+        *epi = LN_EPI_DACT;
+        do a = irand(LN_ACT_COUNT); while (a == LN_ACT_relu || a == LN_ACT_leaky_relu);
+        *act = a;
+        break;
+    default: *epi = LN_EPI_NONE; *act = irand(LN_ACT_COUNT); break;
+    }
+}
+
+/* One micro-kernel call of isa on an mr x nr tile (A packed or strided,
+ * B padded or not), against a naive product in double and, where the tiles
+ * agree, the portable twin. With beta == 0 the tile starts as NaN, which
+ * must not be read; cells outside the tile must stay untouched. Returns 1
+ * on pass. */
+#define TW_LD 40
+static double uk_a[40 * 64], uk_b[40 * 64 + 32], uk_bias[32];
+static float uk_af[40 * 64], uk_bf[40 * 64 + 32], uk_biasf[32];
+
+/* Random A, B and bias for the micro-kernel cases, rounded to the tested type. */
+static void ukr_operands(int dt)
+{
+    int i;
+    for (i = 0; i < 40 * 64; ++i) { uk_a[i] = urand(); uk_af[i] = (float)uk_a[i]; if (!dt) uk_a[i] = uk_af[i]; }
+    for (i = 0; i < 40 * 64 + 32; ++i) { uk_b[i] = urand(); uk_bf[i] = (float)uk_b[i]; if (!dt) uk_b[i] = uk_bf[i]; }
+    for (i = 0; i < 32; ++i) { uk_bias[i] = urand(); uk_biasf[i] = (float)uk_bias[i]; if (!dt) uk_bias[i] = uk_biasf[i]; }
+}
+
+static int ukr_case(const ln_isa *isa, const ln_isa *ref, int dt, ptrdiff_t k, ptrdiff_t mr, ptrdiff_t nr,
+                    int packed, double beta, int epi_class)
+{
+    static double h[6 * TW_LD * 2], c0[16 * TW_LD], c1[16 * TW_LD], c2[16 * TW_LD];
+    static float hf[6 * TW_LD * 2], cf1[16 * TW_LD], cf2[16 * TW_LD];
+    const double *a = uk_a, *b = uk_b, *bias = uk_bias;
+    const float *af = uk_af, *bf = uk_bf, *biasf = uk_biasf;
     const ln_gemm_blocks *bk = dt ? &isa->f64.blk : &isa->f32.blk;
     const ln_gemm_blocks *rb = dt ? &ref->f64.blk : &ref->f32.blk;
     const int same_tile = bk->mr <= rb->mr && bk->nr <= rb->nr;
-    int it, i;
-    for (i = 0; i < 40 * 64; ++i) { a[i] = urand(); af[i] = (float)a[i]; a[i] = dt ? a[i] : af[i]; }
-    for (i = 0; i < 40 * 64 + 32; ++i) { b[i] = urand(); bf[i] = (float)b[i]; b[i] = dt ? b[i] : bf[i]; }
-    for (i = 0; i < 32; ++i) { bias[i] = urand(); biasf[i] = (float)bias[i]; bias[i] = dt ? bias[i] : biasf[i]; }
-    for (it = 0; it < REPS(3000, 600); ++it) {
-        const ptrdiff_t k = irand(40), mr = 1 + irand(bk->mr), nr = 1 + irand(bk->nr);
-        const int packed = irand(2), trans = irand(2), act = irand(LN_ACT_COUNT), epi = irand(3);
-        const ptrdiff_t rs_a = packed ? 1 : (trans ? 1 : 40), cs_a = packed ? bk->mr : (trans ? 7 : 1);
-        const ptrdiff_t rs_b = packed ? bk->nr : bk->nr + 1 + irand(5);
-        const double alpha = irand(2) ? 1.0 : -0.5, beta = irand(3) * 0.5;
-        const int with_bias = irand(2), keep_z = epi == LN_EPI_BIAS_ACT && irand(2);
-        ptrdiff_t j, p;
-        int bad = 0;
-        for (i = 0; i < 6 * TW_LD * 2; ++i) {
-            double z = 2 * urand();
-            h[i] = ln_act_needs_z(act) ? z : ln_act_ref(act, z);
-            hf[i] = (float)h[i];
-            if (!dt) h[i] = hf[i];
-        }
-        for (i = 0; i < 16 * TW_LD; ++i) { c0[i] = urand(); cf1[i] = cf2[i] = (float)c0[i]; if (!dt) c0[i] = cf1[i]; c1[i] = c2[i] = c0[i]; }
-        if (dt) {
-            ln_aux_f64 x;
-            memset(&x, 0, sizeof x);
-            x.alpha = alpha; x.beta = beta; x.b_padded = packed; x.epi = epi; x.act = act;
-            x.bias = with_bias ? bias : NULL; x.sv = h; x.ldsv = TW_LD;
-            x.zout = keep_z ? c2 + 8 * TW_LD : NULL; x.ldz = TW_LD;
-            isa->f64.ukr(k, mr, nr, a, rs_a, cs_a, b, rs_b, c1, TW_LD, &x);
-            if (same_tile) {
-                x.zout = NULL;
-                ref->f64.ukr(k, mr, nr, a, rs_a, cs_a, b, rs_b, c2, TW_LD, &x);
-            }
-        } else {
-            ln_aux_f32 x;
-            memset(&x, 0, sizeof x);
-            x.alpha = (float)alpha; x.beta = (float)beta; x.b_padded = packed; x.epi = epi; x.act = act;
-            x.bias = with_bias ? biasf : NULL; x.sv = hf; x.ldsv = TW_LD;
-            x.zout = keep_z ? cf2 + 8 * TW_LD : NULL; x.ldz = TW_LD;
-            isa->f32.ukr(k, mr, nr, af, rs_a, cs_a, bf, rs_b, cf1, TW_LD, &x);
-            for (i = 0; i < 8 * TW_LD; ++i) c1[i] = cf1[i];
-            if (same_tile) {
-                x.zout = NULL;
-                ref->f32.ukr(k, mr, nr, af, rs_a, cs_a, bf, rs_b, cf2, TW_LD, &x);
-            }
-            for (i = 0; i < 16 * TW_LD; ++i) c2[i] = cf2[i];
-        }
-        for (i = 0; i < 8 && !bad; ++i)
-            for (j = 0; j < TW_LD && !bad; ++j) {
-                double x = 0, mag = 0, want, got = c1[i * TW_LD + j], tol;
-                if (i >= mr || j >= nr) {
-                    bad = !CHECK(got == c0[i * TW_LD + j], "%s ukr %s wrote outside its %tdx%td tile at %d,%td",
-                                 isa->name, dt ? "f64" : "f32", mr, nr, i, j);
-                    continue;
-                }
-                for (p = 0; p < k; ++p) {
-                    const double av = a[i * rs_a + p * cs_a] , bv = b[p * rs_b + j];
-                    x += av * bv; mag += fabs(av * bv);
-                }
-                x = alpha * x + (beta != 0 ? beta * c0[i * TW_LD + j] : 0);
-                mag = fabs(alpha) * mag + fabs(beta * c0[i * TW_LD + j]);
-                if (epi == LN_EPI_BIAS_ACT) {
-                    if (with_bias) { x += bias[j]; mag += fabs(bias[j]); }
-                    if (keep_z)
-                        bad |= !CHECK(fabs(c2[(8 + i) * TW_LD + j] - x) <= (dt ? 1e-14 : 3e-6) * (mag + 1),
-                                      "%s ukr kept Z at %d,%td: %.17g want %.17g", isa->name, i, j,
-                                      c2[(8 + i) * TW_LD + j], x);
-                    want = ln_act_ref(act, x);
-                } else if (epi == LN_EPI_DACT) {
-                    want = x * ln_dact_ref(act, h[i * TW_LD + j]);
-                } else want = x;
-                tol = (dt ? 2e-14 : 6e-6) * (k + 4) * (mag + 1);
-                bad |= !CHECK(fabs(got - want) <= tol, "%s ukr %s k=%td tile %tdx%td packed=%d epi=%d act=%s at %d,%td: "
-                              "%.17g want %.17g", isa->name, dt ? "f64" : "f32", k, mr, nr, packed, epi,
-                              ln_activation_name(act), i, j, got, want);
-                if (same_tile && !bad)
-                    bad |= !CHECK(fabs(got - c2[i * TW_LD + j]) <= tol, "%s ukr differs from its portable twin at %d,%td",
-                                  isa->name, i, j);
-            }
-        if (bad) return;
+    const int trans = irand(2);
+    const ptrdiff_t rs_a = packed ? 1 : (trans ? 1 : 40), cs_a = packed ? bk->mr : (trans ? 7 : 1);
+    const ptrdiff_t rs_b = packed ? bk->nr : bk->nr + 1 + irand(5);
+    const double alpha = irand(2) ? 1.0 : -0.5;
+    const int with_bias = irand(2);
+    int epi, act, keep_z, i, bad = 0;
+    ptrdiff_t j, p;
+    ukr_epilogue(epi_class, &epi, &act, &keep_z);
+    for (i = 0; i < 6 * TW_LD * 2; ++i) {
+        double z = 2 * urand();
+        h[i] = ln_act_needs_z(act) ? z : ln_act_ref(act, z);
+        hf[i] = (float)h[i];
+        if (!dt) h[i] = hf[i];
     }
+    for (i = 0; i < 16 * TW_LD; ++i) {
+        const int inside = i / TW_LD < mr && i % TW_LD < nr;
+        c0[i] = beta == 0 && inside ? NAN : urand();
+        cf1[i] = cf2[i] = (float)c0[i];
+        if (!dt) c0[i] = cf1[i];
+        c1[i] = c2[i] = c0[i];
+    }
+    if (dt) {
+        ln_aux_f64 x;
+        memset(&x, 0, sizeof x);
+        x.alpha = alpha; x.beta = beta; x.b_padded = packed; x.epi = epi; x.act = act;
+        x.bias = with_bias ? bias : NULL; x.sv = h; x.ldsv = TW_LD;
+        x.zout = keep_z ? c2 + 8 * TW_LD : NULL; x.ldz = TW_LD;
+        isa->f64.ukr(k, mr, nr, a, rs_a, cs_a, b, rs_b, c1, TW_LD, &x);
+        if (same_tile) {
+            x.zout = NULL;
+            ref->f64.ukr(k, mr, nr, a, rs_a, cs_a, b, rs_b, c2, TW_LD, &x);
+        }
+    } else {
+        ln_aux_f32 x;
+        memset(&x, 0, sizeof x);
+        x.alpha = (float)alpha; x.beta = (float)beta; x.b_padded = packed; x.epi = epi; x.act = act;
+        x.bias = with_bias ? biasf : NULL; x.sv = hf; x.ldsv = TW_LD;
+        x.zout = keep_z ? cf2 + 8 * TW_LD : NULL; x.ldz = TW_LD;
+        isa->f32.ukr(k, mr, nr, af, rs_a, cs_a, bf, rs_b, cf1, TW_LD, &x);
+        for (i = 0; i < 8 * TW_LD; ++i) c1[i] = cf1[i];
+        if (same_tile) {
+            x.zout = NULL;
+            ref->f32.ukr(k, mr, nr, af, rs_a, cs_a, bf, rs_b, cf2, TW_LD, &x);
+        }
+        for (i = 0; i < 16 * TW_LD; ++i) c2[i] = cf2[i];
+    }
+    for (i = 0; i < 8 && !bad; ++i)
+        for (j = 0; j < TW_LD && !bad; ++j) {
+            double x = 0, mag = 0, want, got = c1[i * TW_LD + j], tol;
+            if (i >= mr || j >= nr) {
+                bad = !CHECK(got == c0[i * TW_LD + j], "%s ukr %s wrote outside its %tdx%td tile at %d,%td",
+                             isa->name, dt ? "f64" : "f32", mr, nr, i, j);
+                continue;
+            }
+            for (p = 0; p < k; ++p) {
+                const double av = a[i * rs_a + p * cs_a], bv = b[p * rs_b + j];
+                x += av * bv; mag += fabs(av * bv);
+            }
+            x = alpha * x + (beta != 0 ? beta * c0[i * TW_LD + j] : 0);
+            mag = fabs(alpha) * mag + (beta != 0 ? fabs(beta * c0[i * TW_LD + j]) : 0);
+            if (epi == LN_EPI_BIAS_ACT) {
+                if (with_bias) { x += bias[j]; mag += fabs(bias[j]); }
+                if (keep_z)
+                    bad |= !CHECK(fabs(c2[(8 + i) * TW_LD + j] - x) <= (dt ? 1e-14 : 3e-6) * (mag + 1),
+                                  "%s ukr kept Z at %d,%td: %.17g want %.17g", isa->name, i, j,
+                                  c2[(8 + i) * TW_LD + j], x);
+                want = ln_act_ref(act, x);
+            } else if (epi == LN_EPI_DACT) {
+                want = x * ln_dact_ref(act, h[i * TW_LD + j]);
+            } else want = x;
+            tol = (dt ? 2e-14 : 6e-6) * (k + 4) * (mag + 1);
+            bad |= !CHECK(fabs(got - want) <= tol, "%s ukr %s k=%td tile %tdx%td packed=%d beta=%g epi=%d act=%s "
+                          "at %d,%td: %.17g want %.17g", isa->name, dt ? "f64" : "f32", k, mr, nr, packed, beta,
+                          epi, ln_activation_name(act), i, j, got, want);
+            if (same_tile && !bad)
+                bad |= !CHECK(fabs(got - c2[i * TW_LD + j]) <= tol, "%s ukr differs from its portable twin at %d,%td",
+                              isa->name, i, j);
+        }
+    return !bad;
+}
+
+/* Every ISA's micro-kernel over every tile shape it can be handed (each mr
+ * and nr up to its tile, A packed or strided and B padded or not), each k
+ * class (0, odd, even; up to 39), beta 0, 1 and another, and each epilogue
+ * class; activations, alpha, strides and bias vary at random. */
+static void test_ukr_isa(const ln_isa *isa, const ln_isa *ref, int dt)
+{
+    const ln_gemm_blocks *bk = dt ? &isa->f64.blk : &isa->f32.blk;
+    static const double betas[] = { 0.0, 1.0, 0.5 };
+    ptrdiff_t mr, nr;
+    int packed, kc, bi, ec;
+    ukr_operands(dt);
+    for (mr = 1; mr <= bk->mr; ++mr)
+        for (nr = 1; nr <= bk->nr; ++nr)
+            for (packed = 0; packed < 2; ++packed)
+                for (kc = 0; kc < 3; ++kc)
+                    for (bi = 0; bi < 3; ++bi)
+                        for (ec = 0; ec < UK_EPI_CLASSES; ++ec) {
+                            const ptrdiff_t k = kc == 0 ? 0 : kc == 1 ? 1 + 2 * irand(20) : 2 + 2 * irand(19);
+                            if (!ukr_case(isa, ref, dt, k, mr, nr, packed, betas[bi], ec)) return;
+                        }
 }
 
 /* Every ISA's row kernel against a naive product: ragged n (every column
