@@ -122,11 +122,27 @@ LN_VINLINE void FN(ln_gv_store_part)(T *p, V x, ptrdiff_t n)
 #endif
 }
 
+/* a > b and a < b per lane: all ones where true, zeros where not (NaN). */
+#if defined(__clang__) && defined(__ALTIVEC__)
+/* Clang with AltiVec is moving vector comparisons to a scalar result (its
+ * "xl" compatibility); compared lane by lane, it still emits one vector compare. */
+LN_VINLINE VM FN(ln_gv_gt)(V a, V b)
+{
+    VM m;
+    int i;
+    for (i = 0; i < VN; ++i) m[i] = -(LN_GV_INT)(a[i] > b[i]);
+    return m;
+}
+#else
+LN_VINLINE VM FN(ln_gv_gt)(V a, V b) { return (VM)(a > b); }
+#endif
+LN_VINLINE VM FN(ln_gv_lt)(V a, V b) { return FN(ln_gv_gt)(b, a); }
+
 /* m ? a : b per lane, m a comparison's all-ones / all-zeros lanes. */
 LN_VINLINE V FN(ln_gv_select)(VM m, V a, V b) { return (V)((m & (VM)a) | (~m & (VM)b)); }
 
-LN_VINLINE V FN(ln_gv_max)(V a, V b) { return FN(ln_gv_select)((VM)(a > b), a, b); }
-LN_VINLINE V FN(ln_gv_min)(V a, V b) { return FN(ln_gv_select)((VM)(a < b), a, b); }
+LN_VINLINE V FN(ln_gv_max)(V a, V b) { return FN(ln_gv_select)(FN(ln_gv_gt)(a, b), a, b); }
+LN_VINLINE V FN(ln_gv_min)(V a, V b) { return FN(ln_gv_select)(FN(ln_gv_lt)(a, b), a, b); }
 
 LN_VINLINE V FN(ln_gv_abs)(V x) { return (V)((VM)x & ~FN(ln_gm_set1)(LN_GV_SIGN)); }
 LN_VINLINE V FN(ln_gv_negabs)(V x) { return (V)((VM)x | FN(ln_gm_set1)(LN_GV_SIGN)); }
@@ -160,7 +176,7 @@ LN_VINLINE V FN(ln_gv_round)(V x)
 #if defined(__FLT_EVAL_METHOD__) && __FLT_EVAL_METHOD__ == 0
     const V magic = FN(ln_gv_set1)(LN_GV_MAGIC), ax = FN(ln_gv_abs)(x);
     const V r = FN(ln_gv_copysign)((ax + magic) - magic, x);
-    return FN(ln_gv_select)((VM)(ax < magic), r, x);
+    return FN(ln_gv_select)(FN(ln_gv_lt)(ax, magic), r, x);
 #else
     V r;
     int i;
@@ -195,8 +211,8 @@ LN_VINLINE V FN(ln_gv_pow2i)(V n)
 #define v_abs(x) FN(ln_gv_abs)(x)
 #define v_negabs(x) FN(ln_gv_negabs)(x)
 #define v_copysign(m, s) FN(ln_gv_copysign)(m, s)
-#define v_gt(a, b) ((VM)((a) > (b)))
-#define v_lt(a, b) ((VM)((a) < (b)))
+#define v_gt(a, b) FN(ln_gv_gt)(a, b)
+#define v_lt(a, b) FN(ln_gv_lt)(a, b)
 #define v_select(m, a, b) FN(ln_gv_select)(m, a, b)
 #define v_round(x) FN(ln_gv_round)(x)
 #define v_pow2i(n) FN(ln_gv_pow2i)(n)
