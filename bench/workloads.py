@@ -176,7 +176,7 @@ def set_threads(n: int) -> dict:
         from threadpoolctl import threadpool_info, threadpool_limits
         if _blas_limiter is not None:
             _blas_limiter.restore_original_limits()
-        # Only the BLAS: layernet's and torch's OpenMP pools are set through their own APIs.
+        # Only the BLAS: layernet's and torch's thread pools are set through their own APIs.
         _blas_limiter = threadpool_limits(limits=n, user_api="blas")
         blas = [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"]
         got["numpy"] = blas[0] if blas else None
