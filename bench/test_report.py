@@ -149,7 +149,7 @@ def test_report_workload_specs_and_flops():
     assert keys == ["2-16-1/b32", "64-128-64-1/b64", "784-256-128-10/b128",
                     "1024-2048-2048-1024/b1024"]
     assert [s["key"] for s in W.report_workloads("predict")] == [
-        "784-256-128-10/b1", "784-256-128-10/b64", "784-256-128-10/b4096"]
+        "784-256-128-10/b1", "784-256-128-10/b64", "784-256-128-10/b4096", "32-64-4/b512"]
     assert [s["key"] for s in W.report_workloads("gemm")] == ["float32 n=1024", "float64 n=1024"]
     assert [s["key"] for s in W.report_workloads("overhead")] == ["predict 1-1/b1",
                                                                   "train step 1-1/b1"]

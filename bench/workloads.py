@@ -72,6 +72,9 @@ TRAIN_WORKLOADS = (
 
 PREDICT_SIZES = (784, 256, 128, 10)
 PREDICT_BATCHES = (1, 64, 4096)
+# A small network at a mid-size batch: work a second thread barely repays,
+# and so the shape most exposed to a busy core (--contention).
+PREDICT_SMALL = ((32, 64, 4), 512)
 
 
 def _pairs(sizes):
@@ -431,7 +434,8 @@ def report_workloads(section: str, quick: bool = False) -> list:
         return [_train_spec("train", wl, IMPLS) for wl in chosen]
     if section == "predict":
         batches = (1,) if quick else PREDICT_BATCHES
-        return [_predict_spec("predict", PREDICT_SIZES, b, PREDICT_PEERS) for b in batches]
+        specs = [_predict_spec("predict", PREDICT_SIZES, b, PREDICT_PEERS) for b in batches]
+        return specs if quick else specs + [_predict_spec("predict", *PREDICT_SMALL, PREDICT_PEERS)]
     if section == "gemm":
         dtypes = ("float32",) if quick else tuple(DTYPES)
         return [_gemm_spec(dt, REPORT_GEMM_N) for dt in dtypes]
