@@ -39,6 +39,23 @@
 #define LN_POOL_IDLE_SPIN_NS 200000
 #define LN_POOL_WAIT_SPIN_NS 50000
 
+/* A stalled job: the caller waited for a started item longer than it
+ * worked, and longer than LN_POOL_STALL_NS. On an idle machine the wait is
+ * at most about one item; a wait that long means a helper lost its core to
+ * another program mid-item, and each such wait costs a scheduler time
+ * slice (milliseconds). After a stall, jobs run on the caller alone for a
+ * back-off that doubles with each stall (from LN_POOL_BACKOFF_NS to
+ * LN_POOL_BACKOFF_MAX_NS) until LN_POOL_FORGET_NS pass without one, so on
+ * a busy machine a short job costs its one-thread time instead of a time
+ * slice, with one probe of the threads per back-off, and the threads come
+ * back within a back-off once the machine is quiet. Jobs long enough that
+ * a slice is a small part of them keep their threads: they do not stall by
+ * this measure. */
+#define LN_POOL_STALL_NS 100000
+#define LN_POOL_BACKOFF_NS 20000000
+#define LN_POOL_BACKOFF_MAX_NS 640000000
+#define LN_POOL_FORGET_NS 2000000000
+
 #if defined(__x86_64__) || defined(__i386__)
 #define LN_CPU_RELAX() __asm__ __volatile__("pause" ::: "memory")
 #elif defined(__aarch64__) || defined(__arm__)
@@ -83,6 +100,9 @@ static struct {
     int owner_asleep;                             /* the caller sleeps until done == n_items */
     int n_helpers;                                /* helper threads started */
     uint32_t tag;                                 /* the last job's tag (owner only) */
+    int64_t solo_until;                           /* run on the caller alone until then (owner only) */
+    int64_t backoff_ns;                           /* the last back-off, 0 once forgotten (owner only) */
+    int64_t last_stall;                           /* when the last stalled job ended (owner only) */
 } ln_pool_state;
 
 static pthread_mutex_t ln_pool_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -182,6 +202,9 @@ static void ln_pool_after_fork_child(void)
     ln_pool_state.busy = 0;
     ln_pool_state.sleepers = 0;
     ln_pool_state.owner_asleep = 0;
+    ln_pool_state.solo_until = 0;
+    ln_pool_state.backoff_ns = 0;
+    ln_pool_state.last_stall = 0;
 }
 
 static void ln_pool_setup(void)
@@ -228,11 +251,32 @@ static void ln_pool_wait(ptrdiff_t n)
     pthread_mutex_unlock(&ln_pool_mutex);
 }
 
+/* After a threaded job: a stall starts (or doubles) the back-off, which is
+ * forgotten after LN_POOL_FORGET_NS without a stall. Times are the job's
+ * start, the end of the caller's last item, and the job's end. */
+static int ln_pool_backoff_on = 1;
+
+void ln_pool_set_backoff(int on) { LN_STORE(&ln_pool_backoff_on, on != 0, RELAXED); }
+
+static void ln_pool_note_wait(int64_t start, int64_t worked, int64_t end)
+{
+    const int64_t work = worked - start, wait = end - worked;
+    if (wait > LN_POOL_STALL_NS && wait > work && LN_LOAD(&ln_pool_backoff_on, RELAXED)) {
+        int64_t b = ln_pool_state.backoff_ns ? 2 * ln_pool_state.backoff_ns : LN_POOL_BACKOFF_NS;
+        ln_pool_state.backoff_ns = b < LN_POOL_BACKOFF_MAX_NS ? b : LN_POOL_BACKOFF_MAX_NS;
+        ln_pool_state.solo_until = end + ln_pool_state.backoff_ns;
+        ln_pool_state.last_stall = end;
+    } else if (ln_pool_state.backoff_ns && end - ln_pool_state.last_stall > LN_POOL_FORGET_NS) {
+        ln_pool_state.backoff_ns = 0;
+    }
+}
+
 void ln_pool_run(int threads, ptrdiff_t n_items, ln_item_fn fn, void *ctx)
 {
     ptrdiff_t i;
     uint32_t tag;
     int p;
+    int64_t start, worked;
     if (n_items <= 0) return;
     if (threads > LN_POOL_MAX_THREADS) threads = LN_POOL_MAX_THREADS;
     if (threads > n_items) threads = (int)n_items;
@@ -248,7 +292,8 @@ void ln_pool_run(int threads, ptrdiff_t n_items, ln_item_fn fn, void *ctx)
         threads = 1 + ln_pool_grow(threads - 1) < threads ? 1 + ln_pool_state.n_helpers : threads;
         pthread_mutex_unlock(&ln_pool_mutex);
     }
-    if (threads <= 1) {
+    start = ln_now_ns();
+    if (threads <= 1 || (start < ln_pool_state.solo_until && LN_LOAD(&ln_pool_backoff_on, RELAXED))) {
         for (i = 0; i < n_items; ++i) fn(ctx, i, 0);
         LN_STORE(&ln_pool_state.busy, 0, RELEASE);
         return;
@@ -273,7 +318,9 @@ void ln_pool_run(int threads, ptrdiff_t n_items, ln_item_fn fn, void *ctx)
     }
 
     ln_run_items(tag, 0);
+    worked = ln_now_ns();
     ln_pool_wait(n_items);
+    ln_pool_note_wait(start, worked, ln_now_ns());
     LN_STORE(&ln_pool_state.busy, 0, RELEASE);
 }
 
@@ -302,5 +349,7 @@ void ln_pool_run(int threads, ptrdiff_t n_items, ln_item_fn fn, void *ctx)
 int ln_pool_enabled(void) { return 0; }
 
 int ln_pool_processors(void) { return 1; }
+
+void ln_pool_set_backoff(int on) { (void)on; }
 
 #endif

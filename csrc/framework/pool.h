@@ -14,6 +14,12 @@
  * on the same cores (and their data in those cores' caches). A participant
  * whose share runs out takes items from the others' shares.
  *
+ * A job whose caller waited for a started item longer than it worked (a
+ * helper lost its core to another program) makes the next jobs run on the
+ * caller alone for a while, doubling while it keeps happening: on a busy
+ * machine a short job then costs its one-thread time instead of a
+ * scheduler time slice (pool.c says how long).
+ *
  * One job runs at a time. A call made while another thread's job runs, or
  * from inside an item, runs all its items on the calling thread. Helpers
  * spin briefly between jobs (steps of a training loop follow each other
@@ -44,5 +50,10 @@ int ln_pool_enabled(void);
 
 /* The processors this process may run on (at least 1). */
 int ln_pool_processors(void);
+
+/* 1 (the default): a stalled job sends the next ones to the caller alone for
+ * a while; 0: every job gets its threads (tests of threaded code use this,
+ * so a stall on a loaded machine cannot quietly make them serial). */
+void ln_pool_set_backoff(int on);
 
 #endif /* LN_POOL_H */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "framework/pool.h"
 #include "tests/check.h"
 
 static const char *epi_name[] = { "none", "bias_act", "dact" };
@@ -619,6 +620,7 @@ int main(int argc, char **argv)
     ln_init();
     if (argc > 1 && !strcmp(argv[1], "bench")) { bench(argc, argv); return 0; }
     if (argc > 1 && !strcmp(argv[1], "small")) { small(argc, argv); return 0; }
+    ln_pool_set_backoff(0);   /* threaded cases stay threaded on a loaded machine */
     if (argc > 1 && !strcmp(argv[1], "tune")) { tune(argc, argv); return 0; }
 
     printf("threads enabled %d, default threads %d, isa %s\n", ln_threads_enabled(), ln_get_num_threads(), ln_get_isa());

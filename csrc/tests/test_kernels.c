@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "framework/pool.h"
 #include "tests/check.h"
 
 /* ------------------------------------------------------------------ */
@@ -711,6 +712,7 @@ static void test_no_allocation(void)
 int main(void)
 {
     ln_init();
+    ln_pool_set_backoff(0);   /* threaded cases stay threaded on a loaded machine */
     printf("threads enabled %d, isa %s\n", ln_threads_enabled(), ln_get_isa());
     test_activations();
     test_losses();

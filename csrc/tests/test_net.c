@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "framework/pool.h"
 #include "tests/check.h"
 
 /* ------------------------------------------------------------------ */
@@ -1435,6 +1436,7 @@ static void test_steady_state(void)
 int main(void)
 {
     ln_init();
+    ln_pool_set_backoff(0);   /* threaded cases stay threaded on a loaded machine */
     printf("threads enabled %d, threads %d, isa %s\n", ln_threads_enabled(), ln_get_num_threads(), ln_get_isa());
     test_sizes();
     test_forward_and_gradients();

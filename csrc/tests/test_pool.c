@@ -7,7 +7,8 @@
  * items of uneven length, thousands of back-to-back tiny jobs (the job
  * tags' protocol), jobs from several threads at once (one owns the pool,
  * the others run on their own thread), a job started from inside an item,
- * more threads than cores, and a job in a child after fork.
+ * more threads than cores, a job in a child after fork, and the back-off
+ * after a stalled job.
  *
  * Items record what happened in atomics; CHECK (not thread-safe) runs on
  * the main thread afterwards.
@@ -17,6 +18,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -205,6 +207,82 @@ static void test_fork(void)
            ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "FAILED");
 }
 
+/* Back-off: items that record their slot and burn some work; with
+ * `stall`, a helper's item sleeps 20 ms (as if its core had been taken
+ * away) and the caller's waits until a helper has started, so the caller
+ * works for less time than it then waits. */
+typedef struct {
+    int stall;
+    int burn;
+    int helper_started;
+    int slots_used;               /* bit s: an item ran on slot s */
+} slot_log;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void slot_item(void *ctx, ptrdiff_t i, int slot)
+{
+    slot_log *g = (slot_log *)ctx;
+    (void)i;
+    __atomic_or_fetch(&g->slots_used, 1 << (slot & 31), __ATOMIC_RELAXED);
+    if (g->stall && slot != 0) {
+        __atomic_store_n(&g->helper_started, 1, __ATOMIC_RELEASE);
+        usleep(20000);
+    } else if (g->stall) {
+        const int64_t t0 = now_ns();
+        while (!__atomic_load_n(&g->helper_started, __ATOMIC_ACQUIRE) && now_ns() - t0 < 50000000) burn(100);
+    } else {
+        burn(g->burn);
+    }
+}
+
+static int run_slots(int threads, ptrdiff_t n_items, int stall, int burn_per_item)
+{
+    slot_log g = { stall, burn_per_item, 0, 0 };
+    ln_pool_run(threads, n_items, slot_item, &g);
+    return g.slots_used;
+}
+
+/* A stall (the caller waiting for a helper's item much longer than it
+ * worked) sends the next job to the caller alone; after the back-off,
+ * helpers take part again. A try is inconclusive, and repeated, when the
+ * helper never joined or the machine kept this thread away for most of the
+ * 20 ms back-off between the two jobs. */
+static void test_backoff(void)
+{
+    int tries, conclusive = 0, solo = 0, back = 0;
+    if (!ln_pool_enabled()) {
+        printf("back-off: no pool in this build\n");
+        return;
+    }
+    ln_pool_set_backoff(1);
+    for (tries = 0; tries < 50 && !conclusive; ++tries) {
+        int64_t t_end;
+        usleep(tries ? 700000 : 0);   /* past any back-off a previous try started (at most 640 ms) */
+        if (run_slots(2, 2, 1, 0) != 3) continue;
+        t_end = now_ns();
+        solo = run_slots(2, 64, 0, 0);
+        conclusive = now_ns() - t_end < 10000000;
+    }
+    CHECK(conclusive, "no conclusive try in 50: a helper never took the slow item in time");
+    CHECK(solo == 1, "the job after a stall ran on slots %#x, expected the caller's alone (0x1)", solo);
+    /* The back-off is 20 ms (up to 640 ms after inconclusive tries); jobs of
+     * 16 items of some work, 30 ms apart, let a helper join once it is over */
+    for (tries = 0; tries < 100 && !back; ++tries) {
+        usleep(30000);
+        back = (run_slots(2, 16, 0, 20000) & 2) != 0;
+    }
+    CHECK(back, "helpers never took part again after the back-off (100 jobs, 30 ms apart)");
+    printf("back-off: a stall, then the next job on the caller alone, then helpers again: %s\n",
+           conclusive && solo == 1 && back ? "ok" : "FAILED");
+    ln_pool_set_backoff(0);
+}
+
 /* A lost item or a lost wake-up shows as a job that never returns. */
 static void timed_out(int sig)
 {
@@ -220,11 +298,13 @@ int main(void)
     alarm(300);
     printf("threads enabled %d, processors %d\n", ln_pool_enabled(), ln_pool_processors());
     CHECK(ln_pool_processors() >= 1, "ln_pool_processors() = %d", ln_pool_processors());
+    ln_pool_set_backoff(0);   /* the protocol tests keep their threads whatever the load */
     test_shapes();
     test_back_to_back();
     test_nested();
     test_concurrent_owners();
     test_fork();
+    test_backoff();
     printf("test_pool: %ld checks, %ld failed\n", n_checks, n_fail);
     return n_fail ? 1 : 0;
 }
