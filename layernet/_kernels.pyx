@@ -572,11 +572,10 @@ cdef class NetEngine:
         cdef ln_optim opt
         cdef void *s[LN_OPT_MAX_STATE]
         cdef double value = 0.0
-        cdef int status, i
+        cdef int status = 0, i
+        cdef Py_ssize_t bad_x = -1, bad_y = -1
         if not self._xy(X, Y, &n, &xp, &yp) or self._batch_opts(&o, loss_kind, param, w, n, 0, 1, seed, 0):
             return None
-        self._check_finite_inputs(X, xp, n, self.n_in, "X")
-        self._check_finite_inputs(Y, yp, n, self.n_out, "Y")
         opt.kind = _SGD_KIND
         opt.lr = lr
         opt.weight_decay = 0.0
@@ -588,22 +587,21 @@ cdef class NetEngine:
             s[i] = NULL
         cdef Workspace ws = self._take()
         try:
+            # The input checks and the step share one release of the GIL (tiny steps feel it)
             with nogil:
-                status = ln_net_train_step(self.net, ws.ws, &o, &opt, s, n, xp, yp, &value)
+                bad_x = ln_first_nonfinite(self.dtype_code, n * self.n_in, xp)
+                if bad_x < 0:
+                    bad_y = ln_first_nonfinite(self.dtype_code, n * self.n_out, yp)
+                if bad_x < 0 and bad_y < 0:
+                    status = ln_net_train_step(self.net, ws.ws, &o, &opt, s, n, xp, yp, &value)
         finally:
             self._pool.append(ws)
+        if bad_x >= 0:
+            raise _nonfinite_input("X", bad_x, self.n_in, X.flat[bad_x], hint=False)
+        if bad_y >= 0:
+            raise _nonfinite_input("Y", bad_y, self.n_out, Y.flat[bad_y], hint=False)
         _check_status(status)
         return value
-
-    cdef int _check_finite_inputs(self, a, const void *p, Py_ssize_t n, Py_ssize_t cols,
-                                  name) except -1:
-        """ValueError naming the row and column of the first inf or nan."""
-        cdef Py_ssize_t bad
-        with nogil:
-            bad = ln_first_nonfinite(self.dtype_code, n * cols, p)
-        if bad >= 0:
-            raise _nonfinite_input(name, bad, cols, a.flat[bad], hint=False)
-        return 0
 
     def fit_batches(self, X, Y, w, cnp.ndarray perm, Py_ssize_t batch_size, Py_ssize_t first_batch,
                     Py_ssize_t n_batches, int loss_kind, param, optimizer, states, uint64_t seed):
