@@ -2,13 +2,13 @@
  *
  * Lock-free in the hot path. The published job is one 64-bit word: a tag
  * (the job's number, 32 bits), how many helpers have joined and how many it
- * wants. Each share's next item is a word of the same tag and the item
- * index, claimed by compare-and-swap, so a helper that was preempted and
- * resumes after its job ended fails its claim on the newer tag and touches
- * nothing. The job's description (function, context, item count) is only
- * rewritten after every item of the previous job has finished, and a claim
- * proves its job was still unfinished, so whoever runs an item read the
- * description of that item's job.
+ * wants. Each share is a word of the same tag, its next item and its end,
+ * claimed by compare-and-swap, so a helper that was preempted and resumes
+ * after its job ended fails its claim on the newer tag and touches nothing.
+ * The job's description (function, context, item count) is only rewritten
+ * after every item of the previous job has finished, and a successful claim
+ * proves its job was still unfinished, so whoever reads the description
+ * after a claim reads that item's job's.
  *
  * Sleeping uses one mutex and two condition variables; the flags that say
  * someone sleeps are checked after the state they wait on is published
@@ -76,8 +76,12 @@
 #define LN_JOB_TAG(w) ((uint32_t)((w) >> 32))
 #define LN_JOB_JOINED(w) ((int)(((w) >> 16) & 0xffff))
 #define LN_JOB_WANTED(w) ((int)((w) & 0xffff))
-/* share word: tag << 32 | next item */
-#define LN_SHARE_NEXT(w) ((ptrdiff_t)(uint32_t)(w))
+/* share word: tag << 32 | next item << 16 | end of the share */
+#define LN_SHARE_NEXT(w) ((ptrdiff_t)(((w) >> 16) & 0xffff))
+#define LN_SHARE_END(w) ((ptrdiff_t)((w) & 0xffff))
+#define LN_SHARE_ONE ((uint64_t)1 << 16)
+/* Items a threaded job may have (more run on the caller) */
+#define LN_POOL_MAX_ITEMS 0xffff
 
 typedef struct {
     uint64_t word;
@@ -124,27 +128,31 @@ static ptrdiff_t ln_share_start(ptrdiff_t n, int p, int shares)
 }
 
 /* Claim and run items of job `tag` as participant `slot`: its own share
- * first, then the others'. Returns when no item of the job is left to claim. */
+ * first, then the others'. Returns when no item of the job is left to claim.
+ * A claim needs nothing but its share word (tag, next, end), and the job's
+ * function, context and item count are read only after a claim succeeds:
+ * the job then still has an unfinished item, so its description has not
+ * been replaced. (Read before the claim, a helper arriving as its job ends
+ * could pair the newer job's description with the older job's claim.) */
 static void ln_run_items(uint32_t tag, int slot)
 {
-    const ln_item_fn fn = LN_LOAD(&ln_pool_state.fn, RELAXED);
-    void *const ctx = LN_LOAD(&ln_pool_state.ctx, RELAXED);
-    const ptrdiff_t n = LN_LOAD(&ln_pool_state.n_items, RELAXED);
     const int shares = LN_LOAD(&ln_pool_state.n_shares, RELAXED);
     int s;
-    /* A description read while a newer job was being written fails every
-     * claim below (wrong tag); only its share count must be sane for that. */
+    /* A count read while a newer job was being written only sends this
+     * participant to share words of another tag, which end its part. */
     if (shares < 1 || shares > LN_POOL_MAX_THREADS) return;
     for (s = 0; s < shares; ++s) {
         const int p = (slot + s) % shares;
-        const ptrdiff_t end = ln_share_start(n, p + 1, shares);
         uint64_t w = LN_LOAD(&ln_pool_state.share[p].word, ACQUIRE);
         for (;;) {
-            if (LN_JOB_TAG(w) != tag) return;           /* the job is over */
-            if (LN_SHARE_NEXT(w) >= end) break;        /* this share is empty */
-            if (!LN_CAS(&ln_pool_state.share[p].word, &w, w + 1)) continue;
-            fn(ctx, LN_SHARE_NEXT(w), slot);
-            if (LN_ADD(&ln_pool_state.done, 1) == n && LN_LOAD(&ln_pool_state.owner_asleep, SEQ_CST)) {
+            ln_item_fn fn;
+            if (LN_JOB_TAG(w) != tag) return;                  /* the job is over */
+            if (LN_SHARE_NEXT(w) >= LN_SHARE_END(w)) break;    /* this share is empty */
+            if (!LN_CAS(&ln_pool_state.share[p].word, &w, w + LN_SHARE_ONE)) continue;
+            fn = LN_LOAD(&ln_pool_state.fn, RELAXED);
+            fn(LN_LOAD(&ln_pool_state.ctx, RELAXED), LN_SHARE_NEXT(w), slot);
+            if (LN_ADD(&ln_pool_state.done, 1) == LN_LOAD(&ln_pool_state.n_items, RELAXED)
+                && LN_LOAD(&ln_pool_state.owner_asleep, SEQ_CST)) {
                 pthread_mutex_lock(&ln_pool_mutex);
                 pthread_cond_signal(&ln_pool_finished);
                 pthread_mutex_unlock(&ln_pool_mutex);
@@ -280,9 +288,9 @@ void ln_pool_run(int threads, ptrdiff_t n_items, ln_item_fn fn, void *ctx)
     if (n_items <= 0) return;
     if (threads > LN_POOL_MAX_THREADS) threads = LN_POOL_MAX_THREADS;
     if (threads > n_items) threads = (int)n_items;
-    /* One participant, an item index past the share word, or the pool in
+    /* One participant, more items than a share word holds, or the pool in
      * use (another thread's job, or a call from inside an item): run here */
-    if (threads <= 1 || n_items > (ptrdiff_t)INT32_MAX || __atomic_exchange_n(&ln_pool_state.busy, 1, __ATOMIC_ACQUIRE)) {
+    if (threads <= 1 || n_items > LN_POOL_MAX_ITEMS || __atomic_exchange_n(&ln_pool_state.busy, 1, __ATOMIC_ACQUIRE)) {
         for (i = 0; i < n_items; ++i) fn(ctx, i, 0);
         return;
     }
@@ -309,7 +317,8 @@ void ln_pool_run(int threads, ptrdiff_t n_items, ln_item_fn fn, void *ctx)
     LN_STORE(&ln_pool_state.done, 0, RELAXED);
     for (p = 0; p < threads; ++p)
         LN_STORE(&ln_pool_state.share[p].word,
-                 (uint64_t)tag << 32 | (uint64_t)ln_share_start(n_items, p, threads), RELAXED);
+                 (uint64_t)tag << 32 | (uint64_t)ln_share_start(n_items, p, threads) << 16
+                     | (uint64_t)ln_share_start(n_items, p + 1, threads), RELAXED);
     LN_STORE(&ln_pool_state.job, (uint64_t)tag << 32 | (uint64_t)(threads - 1), SEQ_CST);
     if (LN_LOAD(&ln_pool_state.sleepers, SEQ_CST) > 0) {
         pthread_mutex_lock(&ln_pool_mutex);

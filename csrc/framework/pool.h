@@ -41,7 +41,8 @@ typedef void (*ln_item_fn)(void *ctx, ptrdiff_t i, int slot);
 #define LN_POOL_MAX_THREADS 64
 
 /* Runs items 0 .. n_items-1 of fn with up to `threads` participants
- * (clamped to 1 .. LN_POOL_MAX_THREADS and to n_items); returns when every
+ * (clamped to 1 .. LN_POOL_MAX_THREADS and to n_items; a job of more than
+ * 65535 items runs on the caller alone); returns when every
  * item has run. Slots passed to fn are below the clamped thread count. */
 void ln_pool_run(int threads, ptrdiff_t n_items, ln_item_fn fn, void *ctx);
 

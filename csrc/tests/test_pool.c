@@ -207,6 +207,19 @@ static void test_fork(void)
            ok && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "FAILED");
 }
 
+/* More items than a share word holds: the job runs, on the caller alone. */
+static void test_many_items(void)
+{
+    static int hits[70000];
+    const ptrdiff_t n = 70000;
+    ptrdiff_t i;
+    int once = 1;
+    ln_pool_run(2, n, count_item, hits);
+    for (i = 0; i < n; ++i) once &= hits[i] == 1;
+    CHECK(once, "a job of %td items: an item ran other than once", n);
+    printf("many items: %td items each ran once: %s\n", n, once ? "ok" : "FAILED");
+}
+
 /* Back-off: items that record their slot and burn some work; with
  * `stall`, a helper's item sleeps 20 ms (as if its core had been taken
  * away) and the caller's waits until a helper has started, so the caller
@@ -304,6 +317,7 @@ int main(void)
     test_nested();
     test_concurrent_owners();
     test_fork();
+    test_many_items();
     test_backoff();
     printf("test_pool: %ld checks, %ld failed\n", n_checks, n_fail);
     return n_fail ? 1 : 0;
