@@ -25,7 +25,7 @@ import oracle as O  # noqa: E402
 import layernet as ln  # noqa: E402
 import layernet.onnx as lo  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(ln.__file__)))
 DTYPES = [np.float32, np.float64]
 ACTIVATIONS = list(ln.ACTIVATIONS)
 LOSSES = ["mse", "mse_sum", "mae", "huber", "cross_entropy", "binary_cross_entropy"]
@@ -404,11 +404,13 @@ def test_final_sigmoid_activation_of_a_regression_net_stays_an_activation():
     np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
 
 
-def test_importing_layernet_imports_neither_onnx_nor_torch():
+def test_importing_layernet_imports_neither_onnx_nor_torch(tmp_path):
+    # From an empty directory, with PYTHONPATH naming the package under test
+    # (the installed one in CI, not the unbuilt source tree)
     code = ("import sys, layernet, layernet.onnx, layernet.interop; "
             "print(sorted(m for m in ('onnx', 'onnxruntime', 'torch') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": ROOT}, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": PACKAGE_PARENT}, check=True)
     assert out.stdout.strip() == "[]"
 
 
