@@ -40,18 +40,20 @@
 #define LN_POOL_WAIT_SPIN_NS 50000
 
 /* A stalled job: the caller waited for a started item longer than it
- * worked, and longer than LN_POOL_STALL_NS. On an idle machine the wait is
- * at most about one item; a wait that long means a helper lost its core to
- * another program mid-item, and each such wait costs a scheduler time
- * slice (milliseconds). After a stall, jobs run on the caller alone for a
- * back-off that doubles with each stall (from LN_POOL_BACKOFF_NS to
+ * worked, and longer than LN_POOL_STALL_NS. A helper that lost its core to
+ * another program mid-item makes the caller wait a scheduler time slice
+ * (4 ms measured here, beside one busy process). Shorter waits are not
+ * stalls: on an idle virtual machine a helper woken from sleep, or whose
+ * virtual CPU the host paused, finishes 0.1 to 0.8 ms late, and counting
+ * those sent a 200 us product to one thread for most of a run.
+ * After a stall, jobs run on the caller alone for a back-off that doubles with each stall (from LN_POOL_BACKOFF_NS to
  * LN_POOL_BACKOFF_MAX_NS) until LN_POOL_FORGET_NS pass without one, so on
  * a busy machine a short job costs its one-thread time instead of a time
  * slice, with one probe of the threads per back-off, and the threads come
  * back within a back-off once the machine is quiet. Jobs long enough that
  * a slice is a small part of them keep their threads: they do not stall by
  * this measure. */
-#define LN_POOL_STALL_NS 100000
+#define LN_POOL_STALL_NS 1000000
 #define LN_POOL_BACKOFF_NS 20000000
 #define LN_POOL_BACKOFF_MAX_NS 640000000
 #define LN_POOL_FORGET_NS 2000000000
