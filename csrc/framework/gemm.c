@@ -251,6 +251,10 @@ static int ln_gemv_threads(const ln_gemm_blocks *bk, ptrdiff_t k, ptrdiff_t n, s
  * others, few enough that handing out items stays cheap. */
 #define LN_ITEMS_PER_THREAD 4
 
+/* m n k up to which a product with one column of C or one k step runs as
+ * plain loops (gemm_skinny) instead of on the tiles. */
+#define LN_SKINNY_WORK 16384.0
+
 /* Item size along a dimension of size n: whole tiles, about n / parts. */
 static ptrdiff_t ln_gemm_cut(ptrdiff_t n, int tile, ptrdiff_t parts)
 {
