@@ -1,7 +1,8 @@
 /* gemm.c: ln_sgemm and ln_dgemm, the BLIS-style GEMM driver.
  *
- * The algorithm (five loops, packing, the unpacked small-problem path and
- * the threaded paths) is written once in gemm_tmpl.h and instantiated here
+ * The algorithm (five loops, packing, the unpacked small-problem path, the
+ * plain loops for one-column and one-k-step products, the row kernel's path
+ * and the threaded paths) is written once in gemm_tmpl.h and instantiated here
  * for float and double. This file owns what both share: the per-caller
  * packing workspace, the path and thread choice, and how work is cut into
  * items for the thread pool (framework/pool.h).
