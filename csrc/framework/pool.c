@@ -39,24 +39,29 @@
 #define LN_POOL_IDLE_SPIN_NS 200000
 #define LN_POOL_WAIT_SPIN_NS 50000
 
-/* A stalled job: the caller waited for a started item longer than it
- * worked, and longer than LN_POOL_STALL_NS. A helper that lost its core to
- * another program mid-item makes the caller wait a scheduler time slice
- * (4 ms measured here, beside one busy process). Shorter waits are not
- * stalls: on an idle virtual machine a helper woken from sleep, or whose
- * virtual CPU the host paused, finishes 0.1 to 0.8 ms late, and counting
- * those sent a 200 us product to one thread for most of a run.
- * After a stall, jobs run on the caller alone for a back-off that doubles with each stall (from LN_POOL_BACKOFF_NS to
- * LN_POOL_BACKOFF_MAX_NS) until LN_POOL_FORGET_NS pass without one, so on
- * a busy machine a short job costs its one-thread time instead of a time
- * slice, with one probe of the threads per back-off, and the threads come
- * back within a back-off once the machine is quiet. Jobs long enough that
- * a slice is a small part of them keep their threads: they do not stall by
- * this measure. */
+/* A stalled job: the caller waited for a started item more than
+ * LN_POOL_STALL_NS and more than it worked, or more than LN_POOL_STALL_MIN_NS
+ * and LN_POOL_STALL_RATIO times what it worked: a helper lost its core
+ * mid-item. Beside one busy process that costs a scheduler time slice (4 ms
+ * measured here), or about 0.1 ms on a 10 us job. A helper that was only
+ * slowed (a cold cache, a short pause of the VM by its host) finishes up to
+ * about twice the caller's work late; counting those too (the rule was
+ * "over 0.1 ms and over the work") sent a 200 us product to one thread for
+ * most of a run on an idle VM.
+ * After a stall, jobs run on the caller alone for a back-off that doubles
+ * with each stall (LN_POOL_BACKOFF_NS to LN_POOL_BACKOFF_MAX_NS) and is
+ * forgotten once twice its length passes without a stall, so an idle VM's
+ * occasional longer host pauses cost one short back-off each (a fixed 2 s
+ * let pauses a second apart hold the longest). On a busy machine a short
+ * job costs its one-thread time instead of a time slice, with one probe of
+ * the threads per back-off, and the threads come back within a back-off
+ * once the machine is quiet. Jobs long enough that a slice is a small part
+ * of them keep their threads: they do not stall by this measure. */
 #define LN_POOL_STALL_NS 1000000
+#define LN_POOL_STALL_MIN_NS 100000
+#define LN_POOL_STALL_RATIO 4
 #define LN_POOL_BACKOFF_NS 20000000
 #define LN_POOL_BACKOFF_MAX_NS 640000000
-#define LN_POOL_FORGET_NS 2000000000
 
 #if defined(__x86_64__) || defined(__i386__)
 #define LN_CPU_RELAX() __asm__ __volatile__("pause" ::: "memory")
@@ -262,7 +267,7 @@ static void ln_pool_wait(ptrdiff_t n)
 }
 
 /* After a threaded job: a stall starts (or doubles) the back-off, which is
- * forgotten after LN_POOL_FORGET_NS without a stall. Times are the job's
+ * forgotten once twice its length passes without a stall. Times are the job's
  * start, the end of the caller's last item, and the job's end. */
 static int ln_pool_backoff_on = 1;
 
@@ -271,12 +276,14 @@ void ln_pool_set_backoff(int on) { LN_STORE(&ln_pool_backoff_on, on != 0, RELAXE
 static void ln_pool_note_wait(int64_t start, int64_t worked, int64_t end)
 {
     const int64_t work = worked - start, wait = end - worked;
-    if (wait > LN_POOL_STALL_NS && wait > work && LN_LOAD(&ln_pool_backoff_on, RELAXED)) {
+    const int stalled = (wait > LN_POOL_STALL_NS && wait > work)
+                        || (wait > LN_POOL_STALL_MIN_NS && wait > LN_POOL_STALL_RATIO * work);
+    if (stalled && LN_LOAD(&ln_pool_backoff_on, RELAXED)) {
         int64_t b = ln_pool_state.backoff_ns ? 2 * ln_pool_state.backoff_ns : LN_POOL_BACKOFF_NS;
         ln_pool_state.backoff_ns = b < LN_POOL_BACKOFF_MAX_NS ? b : LN_POOL_BACKOFF_MAX_NS;
         ln_pool_state.solo_until = end + ln_pool_state.backoff_ns;
         ln_pool_state.last_stall = end;
-    } else if (ln_pool_state.backoff_ns && end - ln_pool_state.last_stall > LN_POOL_FORGET_NS) {
+    } else if (ln_pool_state.backoff_ns && end - ln_pool_state.last_stall > 2 * ln_pool_state.backoff_ns) {
         ln_pool_state.backoff_ns = 0;
     }
 }
