@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import layernet as ln
+from child_python import child_env  # noqa: E402
 from layernet.cli import main
 
 FEATURES = ["x1", "x2", "x3"]
@@ -345,10 +346,8 @@ def test_python_dash_m_demo_subprocess(tmp_path):
     # Run from an empty directory with PYTHONPATH naming the package under test, so the
     # child imports the same layernet as this process (installed, or built in place) and
     # never a source tree without its compiled extension.
-    package_root = str(Path(ln.__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=package_root)
     proc = subprocess.run([sys.executable, "-m", "layernet", "demo", "--epochs", "3"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+                          capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "epoch   3  loss" in proc.stdout and "test accuracy:" in proc.stdout
 
@@ -1330,10 +1329,8 @@ def test_unusual_but_valid_csv_reads_like_the_plain_file(tmp_path, capsys, good_
 
 
 def _run_module(tmp_path, *argv) -> subprocess.CompletedProcess:
-    package_root = str(Path(ln.__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=package_root)
     return subprocess.run([sys.executable, "-m", "layernet", *map(str, argv)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+                          capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=120)
 
 
 @pytest.mark.parametrize("command, case", [("train", "ragged_too_few"), ("predict", "png"),
@@ -1539,10 +1536,8 @@ def test_distributed_training_prints_and_writes_once(data, tmp_path):
     mpiexec = Path(sys.executable).parent / "mpiexec"
     mpiexec = str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec")
     assert mpiexec, 'mpiexec not found: install the test extra (pip install "layernet[test]")'
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI", "OMPI_"))}
-    package_root = Path(ln.__file__).resolve().parent.parent
-    env["PYTHONPATH"] = os.pathsep.join([str(package_root), env.get("PYTHONPATH", "")])
-    env["LAYERNET_NUM_THREADS"] = "1"
+    env = child_env({k: v for k, v in os.environ.items() if not k.startswith(("PMI", "OMPI_"))},
+                    LAYERNET_NUM_THREADS="1")
     model = tmp_path / "d.npz"
     done = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "mpi4py", "-m", "layernet",
                            "train", str(data["csv"]), "--target", "price", "--features",

@@ -10,19 +10,18 @@ import numpy as np
 import pytest
 
 import layernet as ln
+from child_python import PACKAGE_PARENT, child_env  # noqa: E402
 from layernet import _kernels as K
 
-PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(ln.__file__)))
 INFO_CMD = [sys.executable, "-c", "import layernet, json; print(json.dumps(layernet.info()))"]
 
 
 def run_info(**env_vars):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LAYERNET_ISA", "LAYERNET_NUM_THREADS", "OMP_NUM_THREADS")}
-    env["PYTHONPATH"] = PKG_PARENT + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(env_vars)
+    env = child_env({k: v for k, v in os.environ.items()
+                     if k not in ("LAYERNET_ISA", "LAYERNET_NUM_THREADS", "OMP_NUM_THREADS")},
+                    **env_vars)
     return subprocess.run(INFO_CMD, env=env, capture_output=True, text=True, timeout=60,
-                          cwd=os.path.dirname(PKG_PARENT) or "/")
+                          cwd=os.path.dirname(PACKAGE_PARENT) or "/")
 
 
 def info_from(**env_vars):

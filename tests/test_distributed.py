@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 import layernet as ln
+from child_python import PACKAGE_PARENT, child_env  # noqa: E402
 import layernet.distributed as dist
 
 TESTS = Path(__file__).resolve().parent
-PACKAGE_ROOT = Path(ln.__file__).resolve().parent.parent
 LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE")
 HANG_GUARD_SECONDS = 120
 
@@ -36,13 +36,13 @@ def mpiexec() -> str:
 
 def run_job(script: str, *args, ranks: int = 2, with_mpi4py_main: bool = True):
     """Run tests/<script> on `ranks` processes; returns the CompletedProcess."""
-    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
-    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), env.get("PYTHONPATH", "")])
-    env["LAYERNET_NUM_THREADS"] = "1"      # two ranks share the two cores
+    # two ranks share the two cores
+    env = child_env({k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES},
+                    LAYERNET_NUM_THREADS="1")
     python = [sys.executable, "-m", "mpi4py"] if with_mpi4py_main else [sys.executable]
     command = [mpiexec(), "-n", str(ranks), *python, str(TESTS / script), *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, env=env,
-                          timeout=HANG_GUARD_SECONDS, cwd=str(PACKAGE_ROOT))
+                          timeout=HANG_GUARD_SECONDS, cwd=PACKAGE_PARENT)
 
 
 def json_lines(completed) -> list[dict]:
@@ -219,7 +219,7 @@ def test_memory_mapped_data_larger_than_the_process_may_allocate(big_memmap_file
     single = subprocess.run(
         [sys.executable, str(TESTS / "mpi_memmap.py"), str(x), str(y), str(folder / "single.npy"),
          str(headroom_mb), "single", "1024"], capture_output=True, text=True, timeout=HANG_GUARD_SECONDS,
-        env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "LAYERNET_NUM_THREADS": "1"})
+        env=child_env(LAYERNET_NUM_THREADS="1"))
     two = run_job("mpi_memmap.py", x, y, folder / "two.npy", headroom_mb, "distributed", 512)
     for completed in (single, two):
         (report,) = json_lines(completed)

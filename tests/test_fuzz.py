@@ -21,14 +21,11 @@ import numpy as np
 import pytest
 
 import layernet as ln
+from child_python import child_env  # noqa: E402
 
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_driver.py")
 EXAMPLES = int(os.environ.get("LAYERNET_FUZZ_EXAMPLES", "120"))
 N_GROUPS = 12
-
-
-def _layernet_import_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(ln.__file__)))
 
 
 def _short(summary: dict) -> str:
@@ -40,10 +37,7 @@ def _short(summary: dict) -> str:
 
 
 def test_fuzz_driver(tmp_path):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [_layernet_import_root()] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    env["LAYERNET_FUZZ_EXAMPLES"] = str(EXAMPLES)
+    env = child_env(LAYERNET_FUZZ_EXAMPLES=str(EXAMPLES))
     proc = subprocess.run([sys.executable, DRIVER], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, f"the driver exited with {proc.returncode}:\n{proc.stderr[-4000:]}"

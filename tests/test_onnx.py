@@ -23,9 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle as O  # noqa: E402
 
 import layernet as ln  # noqa: E402
+from child_python import child_env  # noqa: E402
 import layernet.onnx as lo  # noqa: E402
 
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(ln.__file__)))
 DTYPES = [np.float32, np.float64]
 ACTIVATIONS = list(ln.ACTIVATIONS)
 LOSSES = ["mse", "mse_sum", "mae", "huber", "cross_entropy", "binary_cross_entropy"]
@@ -410,7 +410,7 @@ def test_importing_layernet_imports_neither_onnx_nor_torch(tmp_path):
     code = ("import sys, layernet, layernet.onnx, layernet.interop; "
             "print(sorted(m for m in ('onnx', 'onnxruntime', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": PACKAGE_PARENT}, check=True)
+                         env=child_env(), check=True)
     assert out.stdout.strip() == "[]"
 
 

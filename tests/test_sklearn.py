@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import layernet as ln
+from child_python import child_env  # noqa: E402
 from layernet.sklearn import MLPClassifier, MLPRegressor, TrainingDivergedError, from_sklearn
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -388,10 +389,10 @@ def test_verbose_threads_and_convergence_warning(digits):
     assert ln.get_num_threads() == before
 
 
-def test_importing_layernet_does_not_import_sklearn():
+def test_importing_layernet_does_not_import_sklearn(tmp_path):
     code = "import sys, layernet; assert 'sklearn' not in sys.modules; print('ok')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=str(__import__("pathlib").Path(ln.__file__).parent.parent))
+                            cwd=tmp_path, env=child_env())
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
