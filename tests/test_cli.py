@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import layernet as ln
-from child_python import child_env  # noqa: E402
+from child_python import child_env
 from layernet.cli import main
 
 FEATURES = ["x1", "x2", "x3"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import layernet as ln
-from child_python import PACKAGE_PARENT, child_env  # noqa: E402
+from child_python import PACKAGE_PARENT, child_env
 from layernet import _kernels as K
 
 INFO_CMD = [sys.executable, "-c", "import layernet, json; print(json.dumps(layernet.info()))"]

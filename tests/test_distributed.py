@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import layernet as ln
-from child_python import PACKAGE_PARENT, child_env  # noqa: E402
+from child_python import PACKAGE_PARENT, child_env
 import layernet.distributed as dist
 
 TESTS = Path(__file__).resolve().parent

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import layernet as ln
-from child_python import child_env  # noqa: E402
+from child_python import child_env
 
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_driver.py")
 EXAMPLES = int(os.environ.get("LAYERNET_FUZZ_EXAMPLES", "120"))

@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import layernet as ln
-from child_python import child_env  # noqa: E402
+from child_python import child_env
 from layernet.sklearn import MLPClassifier, MLPRegressor, TrainingDivergedError, from_sklearn
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

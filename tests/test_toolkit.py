@@ -84,10 +84,10 @@ def test_huber_delta_is_checked_and_saved(tmp_path):
     assert loaded.loss_function == ln.Huber(delta=0.25)
 
 
-
 def test_loss_rows_come_from_registration():
-    # Each registered loss knows its C row; a Loss subclass that skipped
-    # register_loss is refused by name instead of reaching C with row -1
+    # Each registered loss knows its C row; a loss class that was never
+    # registered keeps the base class's row -1, which is refused by name
+    # before it reaches C
     for name, cls in ln.losses.LOSSES.items():
         assert K.LOSSES[cls.c_kind] == name
 
@@ -98,6 +98,7 @@ def test_loss_rows_come_from_registration():
     X = np.ones((3, 2))
     with pytest.raises(ValueError, match="loss_kind: .* got -1"):
         net.train_step(X, np.ones((3, 1)), 0.1)
+
 
 # ---------------------------------------------------------------------------
 # Optimizers: 25-step trajectories of one tensor
