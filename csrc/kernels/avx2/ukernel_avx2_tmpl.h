@@ -30,34 +30,7 @@ static const long long ln_avx2_mask_f64[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
 #define LN_ASM_PF "768"
 #endif
 
-/* Epilogues cheap enough to apply in registers before the store. */
-#ifndef LN_AVX2_FAST_DEFINED
-#define LN_AVX2_FAST_DEFINED
-enum { LN_FAST_NONE = 0, LN_FAST_BIAS_ACT = 1, LN_FAST_DACT = 2 };
-#endif
-
-LN_VINLINE int FN(ln_avx2_fast_epilogue)(const FN(ln_aux) *aux)
-{
-    const int cheap = aux->act == LN_ACT_relu || aux->act == LN_ACT_leaky_relu;
-    if (aux->epi == LN_EPI_BIAS_ACT && !aux->zout && (cheap || aux->act == LN_ACT_identity))
-        return LN_FAST_BIAS_ACT;
-    if (aux->epi == LN_EPI_DACT && cheap) return LN_FAST_DACT;
-    return LN_FAST_NONE;
-}
-
-/* act(x) or act'(h) for the cheap activations, in registers. */
-LN_VINLINE V FN(ln_avx2_cheap_act)(int act, V x)
-{
-    if (act == LN_ACT_relu) return v_max(v_zero(), x);
-    if (act == LN_ACT_leaky_relu) return v_select(v_gt(x, v_zero()), x, v_mul(v_set1((T)LN_LEAKY_SLOPE), x));
-    return x;
-}
-
-LN_VINLINE V FN(ln_avx2_cheap_dact)(int act, V h)
-{
-    const V lo = act == LN_ACT_leaky_relu ? v_set1((T)LN_LEAKY_SLOPE) : v_zero();
-    return v_select(v_gt(h, v_zero()), v_set1((T)1), lo);
-}
+#include "kernels/fast_epilogue_tmpl.h"
 
 /* One k step: two B vectors, MRV broadcasts of A, up to 12 FMAs. Rows past
  * MRV and the second vector when NV == 1 compile away; with one vector per
@@ -101,13 +74,13 @@ LN_VINLINE V FN(ln_avx2_cheap_dact)(int act, V h)
         }                                                                                      \
         if (fast == LN_FAST_BIAS_ACT) {                                                        \
             if (aux->bias) { X0 = v_add(X0, vbias0); if (NV > 1) X1 = v_add(X1, vbias1); }     \
-            X0 = FN(ln_avx2_cheap_act)(aux->act, X0);                                          \
-            if (NV > 1) X1 = FN(ln_avx2_cheap_act)(aux->act, X1);                              \
+            X0 = FN(ln_cheap_act)(aux->act, X0);                                          \
+            if (NV > 1) X1 = FN(ln_cheap_act)(aux->act, X1);                              \
         } else if (fast == LN_FAST_DACT) {                                                     \
             const T *hr_ = aux->sv + I * aux->ldsv;                                            \
-            X0 = v_mul(X0, FN(ln_avx2_cheap_dact)(aux->act,                                    \
+            X0 = v_mul(X0, FN(ln_cheap_dact)(aux->act,                                    \
                            NV == 1 && MASKB ? v_load_part(hr_, nl) : v_loadu(hr_)));            \
-            if (NV > 1) X1 = v_mul(X1, FN(ln_avx2_cheap_dact)(aux->act,                        \
+            if (NV > 1) X1 = v_mul(X1, FN(ln_cheap_dact)(aux->act,                        \
                            MASKB ? v_load_part(hr_ + VN, nl) : v_loadu(hr_ + VN)));             \
         }                                                                                      \
         if (NV == 1) {                                                                         \
@@ -205,7 +178,7 @@ LN_VINLINE void FN(ln_avx2_body)(const int MRV, const int NV, const int MASKB, c
     va = v_set1(aux->alpha);
     vb = v_set1(aux->beta);
     bnz = aux->beta != 0;
-    fast = FN(ln_avx2_fast_epilogue)(aux);
+    fast = FN(ln_fast_epilogue)(aux);
     if (fast == LN_FAST_BIAS_ACT && aux->bias) {
         vbias0 = NV == 1 && MASKB ? v_load_part(aux->bias, nl) : v_loadu(aux->bias);
         if (NV > 1) vbias1 = MASKB ? v_load_part(aux->bias + VN, nl) : v_loadu(aux->bias + VN);

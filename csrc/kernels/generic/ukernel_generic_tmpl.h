@@ -14,34 +14,7 @@
 #define LN_MR LN_GENERIC_MR
 #define LN_NR (2 * VN)
 
-/* Epilogues cheap enough to apply in registers before the store. */
-#ifndef LN_GENERIC_FAST_DEFINED
-#define LN_GENERIC_FAST_DEFINED
-enum { LN_GENERIC_FAST_NONE = 0, LN_GENERIC_FAST_BIAS_ACT = 1, LN_GENERIC_FAST_DACT = 2 };
-#endif
-
-LN_VINLINE int FN(ln_generic_fast_epilogue)(const FN(ln_aux) *aux)
-{
-    const int cheap = aux->act == LN_ACT_relu || aux->act == LN_ACT_leaky_relu;
-    if (aux->epi == LN_EPI_BIAS_ACT && !aux->zout && (cheap || aux->act == LN_ACT_identity))
-        return LN_GENERIC_FAST_BIAS_ACT;
-    if (aux->epi == LN_EPI_DACT && cheap) return LN_GENERIC_FAST_DACT;
-    return LN_GENERIC_FAST_NONE;
-}
-
-/* act(x) or act'(h) for the cheap activations, in registers. */
-LN_VINLINE V FN(ln_generic_cheap_act)(int act, V x)
-{
-    if (act == LN_ACT_relu) return v_max(v_zero(), x);
-    if (act == LN_ACT_leaky_relu) return v_select(v_gt(x, v_zero()), x, v_mul(v_set1((T)LN_LEAKY_SLOPE), x));
-    return x;
-}
-
-LN_VINLINE V FN(ln_generic_cheap_dact)(int act, V h)
-{
-    const V lo = act == LN_ACT_leaky_relu ? v_set1((T)LN_LEAKY_SLOPE) : v_zero();
-    return v_select(v_gt(h, v_zero()), v_set1((T)1), lo);
-}
+#include "kernels/fast_epilogue_tmpl.h"
 
 /* The B row at BP: two vectors, or one; the last one bounded to nl columns
  * when PART == 2 (B not padded). */
@@ -93,14 +66,14 @@ LN_VINLINE V FN(ln_generic_cheap_dact)(int act, V h)
                 X1 = v_fma(vb, LN_UK_LAST(cr_ + VN), X1);                                      \
             }                                                                                  \
         }                                                                                      \
-        if (fast == LN_GENERIC_FAST_BIAS_ACT) {                                                \
+        if (fast == LN_FAST_BIAS_ACT) {                                                \
             if (aux->bias) { X0 = v_add(X0, vbias0); if (NV > 1) X1 = v_add(X1, vbias1); }     \
-            X0 = FN(ln_generic_cheap_act)(aux->act, X0);                                       \
-            if (NV > 1) X1 = FN(ln_generic_cheap_act)(aux->act, X1);                           \
-        } else if (fast == LN_GENERIC_FAST_DACT) {                                             \
+            X0 = FN(ln_cheap_act)(aux->act, X0);                                       \
+            if (NV > 1) X1 = FN(ln_cheap_act)(aux->act, X1);                           \
+        } else if (fast == LN_FAST_DACT) {                                             \
             const T *hr_ = aux->sv + I * aux->ldsv;                                            \
-            X0 = v_mul(X0, FN(ln_generic_cheap_dact)(aux->act, NV == 1 ? LN_UK_LAST(hr_) : v_loadu(hr_))); \
-            if (NV > 1) X1 = v_mul(X1, FN(ln_generic_cheap_dact)(aux->act, LN_UK_LAST(hr_ + VN)));         \
+            X0 = v_mul(X0, FN(ln_cheap_dact)(aux->act, NV == 1 ? LN_UK_LAST(hr_) : v_loadu(hr_))); \
+            if (NV > 1) X1 = v_mul(X1, FN(ln_cheap_dact)(aux->act, LN_UK_LAST(hr_ + VN)));         \
         }                                                                                      \
         if (NV == 1) {                                                                         \
             if (PART) v_store_part(cr_, X0, nl); else v_storeu(cr_, X0);                       \
@@ -155,8 +128,8 @@ LN_VINLINE void FN(ln_generic_body)(const int MRV, const int NV, const int PART,
     va = v_set1(aux->alpha);
     vb = v_set1(aux->beta);
     bnz = aux->beta != 0;
-    fast = FN(ln_generic_fast_epilogue)(aux);
-    if (fast == LN_GENERIC_FAST_BIAS_ACT && aux->bias) {
+    fast = FN(ln_fast_epilogue)(aux);
+    if (fast == LN_FAST_BIAS_ACT && aux->bias) {
         vbias0 = NV == 1 ? LN_UK_LAST(aux->bias) : v_loadu(aux->bias);
         if (NV > 1) vbias1 = LN_UK_LAST(aux->bias + VN);
     }

@@ -63,34 +63,7 @@
 #define LN_FMA_A5(acc, bv) vfmaq_laneq_f64(acc, bv, a45_, 1)
 #endif
 
-/* Epilogues cheap enough to apply in registers before the store. */
-#ifndef LN_NEON_FAST_DEFINED
-#define LN_NEON_FAST_DEFINED
-enum { LN_NEON_FAST_NONE = 0, LN_NEON_FAST_BIAS_ACT = 1, LN_NEON_FAST_DACT = 2 };
-#endif
-
-LN_VINLINE int FN(ln_neon_fast_epilogue)(const FN(ln_aux) *aux)
-{
-    const int cheap = aux->act == LN_ACT_relu || aux->act == LN_ACT_leaky_relu;
-    if (aux->epi == LN_EPI_BIAS_ACT && !aux->zout && (cheap || aux->act == LN_ACT_identity))
-        return LN_NEON_FAST_BIAS_ACT;
-    if (aux->epi == LN_EPI_DACT && cheap) return LN_NEON_FAST_DACT;
-    return LN_NEON_FAST_NONE;
-}
-
-/* act(x) or act'(h) for the cheap activations, in registers. */
-LN_VINLINE V FN(ln_neon_cheap_act)(int act, V x)
-{
-    if (act == LN_ACT_relu) return v_max(v_zero(), x);
-    if (act == LN_ACT_leaky_relu) return v_select(v_gt(x, v_zero()), x, v_mul(v_set1((T)LN_LEAKY_SLOPE), x));
-    return x;
-}
-
-LN_VINLINE V FN(ln_neon_cheap_dact)(int act, V h)
-{
-    const V lo = act == LN_ACT_leaky_relu ? v_set1((T)LN_LEAKY_SLOPE) : v_zero();
-    return v_select(v_gt(h, v_zero()), v_set1((T)1), lo);
-}
+#include "kernels/fast_epilogue_tmpl.h"
 
 /* B vector J of the row at BP; the last one bounded to nl columns when BPART. */
 #define LN_UK_BLOAD(J, BP) \
@@ -136,11 +109,11 @@ LN_VINLINE V FN(ln_neon_cheap_dact)(int act, V h)
     do {                                                                                       \
         V x_ = v_mul(va, c##I##J);                                                             \
         if (bnz) x_ = v_fma(vb, v_loadu(cr_ + J * VN), x_);                                    \
-        if (fast == LN_NEON_FAST_BIAS_ACT) {                                                   \
+        if (fast == LN_FAST_BIAS_ACT) {                                                   \
             if (aux->bias) x_ = v_add(x_, vbias##J);                                           \
-            x_ = FN(ln_neon_cheap_act)(aux->act, x_);                                          \
-        } else if (fast == LN_NEON_FAST_DACT) {                                                \
-            x_ = v_mul(x_, FN(ln_neon_cheap_dact)(aux->act, v_loadu(aux->sv + I * aux->ldsv + J * VN))); \
+            x_ = FN(ln_cheap_act)(aux->act, x_);                                          \
+        } else if (fast == LN_FAST_DACT) {                                                \
+            x_ = v_mul(x_, FN(ln_cheap_dact)(aux->act, v_loadu(aux->sv + I * aux->ldsv + J * VN))); \
         }                                                                                      \
         v_storeu(cr_ + J * VN, x_);                                                            \
     } while (0)
@@ -157,7 +130,7 @@ static void FN(ln_neon_store_edge)(ptrdiff_t mr, ptrdiff_t nr, const V *acc, T *
                                    const FN(ln_aux) *aux)
 {
     const V va = v_set1(aux->alpha), vb = v_set1(aux->beta);
-    const int bnz = aux->beta != 0, fast = FN(ln_neon_fast_epilogue)(aux);
+    const int bnz = aux->beta != 0, fast = FN(ln_fast_epilogue)(aux);
     ptrdiff_t i, j;
     /* Loop over the tile's rows, then VN columns at a time (the last may be partial) */
     for (i = 0; i < mr; ++i) {
@@ -166,12 +139,12 @@ static void FN(ln_neon_store_edge)(ptrdiff_t mr, ptrdiff_t nr, const V *acc, T *
             const ptrdiff_t n = nr - j;
             V x = v_mul(va, acc[4 * i + j / VN]);
             if (bnz) x = v_fma(vb, n >= VN ? v_loadu(cr + j) : v_load_part(cr + j, n), x);
-            if (fast == LN_NEON_FAST_BIAS_ACT) {
+            if (fast == LN_FAST_BIAS_ACT) {
                 if (aux->bias) x = v_add(x, n >= VN ? v_loadu(aux->bias + j) : v_load_part(aux->bias + j, n));
-                x = FN(ln_neon_cheap_act)(aux->act, x);
-            } else if (fast == LN_NEON_FAST_DACT) {
+                x = FN(ln_cheap_act)(aux->act, x);
+            } else if (fast == LN_FAST_DACT) {
                 const T *hr = aux->sv + i * aux->ldsv + j;
-                x = v_mul(x, FN(ln_neon_cheap_dact)(aux->act, n >= VN ? v_loadu(hr) : v_load_part(hr, n)));
+                x = v_mul(x, FN(ln_cheap_dact)(aux->act, n >= VN ? v_loadu(hr) : v_load_part(hr, n)));
             }
             if (n >= VN) v_storeu(cr + j, x); else v_store_part(cr + j, x, n);
         }
@@ -226,9 +199,9 @@ LN_VINLINE void FN(ln_neon_body)(const int MRV, const int NV, const int BPART, c
     }
     if (full) {
         const V va = v_set1(aux->alpha), vb = v_set1(aux->beta);
-        const int bnz = aux->beta != 0, fast = FN(ln_neon_fast_epilogue)(aux);
+        const int bnz = aux->beta != 0, fast = FN(ln_fast_epilogue)(aux);
         V vbias0 = v_zero(), vbias1 = v_zero(), vbias2 = v_zero(), vbias3 = v_zero();
-        if (fast == LN_NEON_FAST_BIAS_ACT && aux->bias) {
+        if (fast == LN_FAST_BIAS_ACT && aux->bias) {
             vbias0 = v_loadu(aux->bias); vbias1 = v_loadu(aux->bias + VN);
             vbias2 = v_loadu(aux->bias + 2 * VN); vbias3 = v_loadu(aux->bias + 3 * VN);
         }
