@@ -1,9 +1,9 @@
 /* vec_avx2.h: the AVX2+FMA op layer (one 256-bit register: 8 floats or 4
  * doubles). See kernels/ref/vec_ref.h for what an op layer defines. Every
  * function here carries target("avx2,fma"); helpers are static inline so no
- * baseline caller links to an AVX2 copy. Partial vectors go through a small
- * buffer: masked stores are slow on AMD cores. */
+ * baseline caller links to an AVX2 copy. */
 #include <immintrin.h>
+#include <stdint.h>
 
 #define LN_AVX2_TARGET __attribute__((target("avx2,fma")))
 #define LN_VINLINE static inline __attribute__((always_inline, target("avx2,fma")))
@@ -64,21 +64,59 @@
     _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n)), _mm256_set1_epi64x(1023)), 52))
 #endif
 
-/* The first n lanes from p (the rest zero), and storing them back. */
+/* The first n lanes from p (the rest zero), reading nothing past p[n-1]:
+ * a masked load, whose masked-off lanes never fault. */
 LN_VINLINE V FN(ln_avx2_load_part)(const T *p, ptrdiff_t n)
 {
-    T t[VN] = { 0 };
-    ptrdiff_t j;
-    for (j = 0; j < n; ++j) t[j] = p[j];
-    return v_loadu(t);
+#if LN_IS_F32
+    static const int32_t lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+    if (n >= VN) return v_loadu(p);
+    if (n <= 0) return v_zero();
+    return _mm256_maskload_ps(p, _mm256_loadu_si256((const __m256i *)(lanes + VN - n)));
+#else
+    static const int64_t lanes[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
+    if (n >= VN) return v_loadu(p);
+    if (n <= 0) return v_zero();
+    return _mm256_maskload_pd(p, _mm256_loadu_si256((const __m256i *)(lanes + VN - n)));
+#endif
 }
 
+/* Stores the first n lanes of x at p, writing nothing past p[n-1]: in
+ * pieces of 4, 2 and 1 floats (2 and 1 doubles), not a masked store, which
+ * is slow on AMD cores. */
 LN_VINLINE void FN(ln_avx2_store_part)(T *p, V x, ptrdiff_t n)
 {
-    T t[VN];
-    ptrdiff_t j;
-    v_storeu(t, x);
-    for (j = 0; j < n; ++j) p[j] = t[j];
+    if (n >= VN) {
+        v_storeu(p, x);
+        return;
+    }
+    if (n <= 0) return;
+#if LN_IS_F32
+    {
+        __m128 h = _mm256_castps256_ps128(x);
+        if (n & 4) {
+            _mm_storeu_ps(p, h);
+            h = _mm256_extractf128_ps(x, 1);
+            p += 4;
+        }
+        if (n & 2) {
+            _mm_storel_epi64((__m128i *)p, _mm_castps_si128(h));
+            h = _mm_movehl_ps(h, h);
+            p += 2;
+        }
+        if (n & 1) _mm_store_ss(p, h);
+    }
+#else
+    {
+        __m128d h = _mm256_castpd256_pd128(x);
+        if (n & 2) {
+            _mm_storeu_pd(p, h);
+            h = _mm256_extractf128_pd(x, 1);
+            p += 2;
+        }
+        if (n & 1) _mm_store_sd(p, h);
+    }
+#endif
 }
 
 #define v_load_part(p, n) FN(ln_avx2_load_part)(p, n)
