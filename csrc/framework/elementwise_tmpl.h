@@ -3,13 +3,28 @@
  * plain C99 that the compiler vectorises is enough; the heavy work is in
  * the GEMM. */
 
-/* out[j] = sum_i A[i, j] for an n x m matrix; row by row so the inner loop
- * is contiguous. */
-void FN(ln_colsum)(ptrdiff_t n, ptrdiff_t m, const T *A, T *out)
+/* out[j] = sum_i A[i, j] for an n x m matrix. One column is summed with
+ * eight running sums; wider matrices four rows at a time, so a store to
+ * out[] waits on the one before it a quarter as often (the chain through
+ * memory, not the additions, bounds a small batch). */
+void FN(ln_colsum)(ptrdiff_t n, ptrdiff_t m, const T *LN_RESTRICT A, T *LN_RESTRICT out)
 {
     ptrdiff_t i, j;
+    if (m == 1) {
+        T s[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+        int r;
+        for (i = 0; i + 8 <= n; i += 8)
+            for (r = 0; r < 8; r++) s[r] += A[i + r];
+        for (; i < n; i++) s[0] += A[i];
+        out[0] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        return;
+    }
     for (j = 0; j < m; j++) out[j] = 0;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i + 4 <= n; i += 4) {
+        const T *r0 = A + i * m, *r1 = r0 + m, *r2 = r1 + m, *r3 = r2 + m;
+        for (j = 0; j < m; j++) out[j] += (r0[j] + r1[j]) + (r2[j] + r3[j]);
+    }
+    for (; i < n; i++) {
         const T *row = A + i * m;
         for (j = 0; j < m; j++) out[j] += row[j];
     }

@@ -4,7 +4,8 @@
  *   BIAS_ACT  z = c + bias[j]; zout[i, j] = z when kept; c = act(z)
  *   DACT      c = c * act'(sv[i, j])
  * The loops are specialised per activation (act is a constant after
- * inlining), so no switch runs per vector. */
+ * inlining), so no switch runs per vector. A contiguous column (n == 1)
+ * runs as one row, a vector of rows at a time. */
 
 LN_VINLINE void FN(epi_bias_act_rows)(const int act, ptrdiff_t m, ptrdiff_t n, T *c, ptrdiff_t rs_c,
                                       const FN(ln_aux) *aux)
@@ -31,6 +32,26 @@ LN_VINLINE void FN(epi_bias_act_rows)(const int act, ptrdiff_t m, ptrdiff_t n, T
     }
 }
 
+/* The same on a contiguous column (n == 1, unit row strides) taken as one
+ * run of m values with the one bias, instead of m rows of one lane each. */
+LN_VINLINE void FN(epi_bias_act_column)(const int act, ptrdiff_t m, T *c, const FN(ln_aux) *aux)
+{
+    const ptrdiff_t mv = m - m % VN, tail = m - mv;
+    const V b = aux->bias ? v_set1(aux->bias[0]) : v_zero();
+    T *zr = aux->zout;
+    ptrdiff_t i;
+    for (i = 0; i < mv; i += VN) {
+        const V z = v_add(v_loadu(c + i), b);
+        if (zr) v_storeu(zr + i, z);
+        v_storeu(c + i, FN(vact)(act, z));
+    }
+    if (tail) {
+        const V z = v_add(v_load_part(c + mv, tail), b);
+        if (zr) v_store_part(zr + mv, z, tail);
+        v_store_part(c + mv, FN(vact)(act, z), tail);
+    }
+}
+
 LN_VINLINE void FN(epi_dact_rows)(const int act, ptrdiff_t m, ptrdiff_t n, T *c, ptrdiff_t rs_c,
                                   const FN(ln_aux) *aux)
 {
@@ -50,12 +71,26 @@ LN_VINLINE void FN(epi_dact_rows)(const int act, ptrdiff_t m, ptrdiff_t n, T *c,
 
 LN_VFUNC void KFN(ln_epi)(ptrdiff_t m, ptrdiff_t n, T *c, ptrdiff_t rs_c, const FN(ln_aux) *aux)
 {
+    /* One contiguous column (a 1-unit layer): run it as one row */
+    const int column = n == 1 && (rs_c == 1 || m == 1);
     if (aux->epi == LN_EPI_BIAS_ACT) {
+        if (column && (aux->zout == NULL || aux->ldz == 1 || m == 1)) {
+#define LN_CASE_(id, name, needs_z) \
+            case LN_ACT_##id: FN(epi_bias_act_column)(LN_ACT_##id, m, c, aux); break;
+            switch (aux->act) { LN_ACTIVATION_TABLE(LN_CASE_) default: break; }
+#undef LN_CASE_
+            return;
+        }
 #define LN_CASE_(id, name, needs_z) \
         case LN_ACT_##id: FN(epi_bias_act_rows)(LN_ACT_##id, m, n, c, rs_c, aux); break;
         switch (aux->act) { LN_ACTIVATION_TABLE(LN_CASE_) default: break; }
 #undef LN_CASE_
     } else if (aux->epi == LN_EPI_DACT && aux->act != LN_ACT_identity) {
+        if (column && (aux->ldsv == 1 || m == 1)) {
+            /* m x 1 with unit strides is the 1 x m row c[0..m) against sv[0..m) */
+            n = rs_c = m;
+            m = 1;
+        }
 #define LN_CASE_(id, name, needs_z) \
         case LN_ACT_##id: FN(epi_dact_rows)(LN_ACT_##id, m, n, c, rs_c, aux); break;
         switch (aux->act) { LN_ACTIVATION_TABLE(LN_CASE_) default: break; }

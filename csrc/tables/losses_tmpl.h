@@ -9,6 +9,7 @@
 static double FN(ln_loss_mse)(const FN(ln_loss_args) *a)
 {
     const ptrdiff_t n = a->n, m = a->m;
+    const double gscale = 2.0 * a->scale / (double)m;   /* no division per row */
     double total = 0.0;
     ptrdiff_t i, j;
     for (i = 0; i < n; i++) {
@@ -21,7 +22,7 @@ static double FN(ln_loss_mse)(const FN(ln_loss_args) *a)
         }
         total += wi * row;
         if (a->grad) {
-            const T g = (T)(2.0 * a->scale * wi / (double)m);
+            const T g = (T)(gscale * wi);
             T *gr = a->grad + i * m;
             for (j = 0; j < m; j++) gr[j] = g * (h[j] - y[j]);
         }
