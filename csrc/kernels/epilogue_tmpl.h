@@ -37,16 +37,19 @@ LN_VINLINE void FN(epi_bias_act_rows)(const int act, ptrdiff_t m, ptrdiff_t n, T
 LN_VINLINE void FN(epi_bias_act_column)(const int act, ptrdiff_t m, T *c, const FN(ln_aux) *aux)
 {
     const ptrdiff_t mv = m - m % VN, tail = m - mv;
-    const V b = aux->bias ? v_set1(aux->bias[0]) : v_zero();
+    const T *bias = aux->bias;
+    const V b = bias ? v_set1(bias[0]) : v_zero();
     T *zr = aux->zout;
     ptrdiff_t i;
     for (i = 0; i < mv; i += VN) {
-        const V z = v_add(v_loadu(c + i), b);
+        V z = v_loadu(c + i);
+        if (bias) z = v_add(z, b);
         if (zr) v_storeu(zr + i, z);
         v_storeu(c + i, FN(vact)(act, z));
     }
     if (tail) {
-        const V z = v_add(v_load_part(c + mv, tail), b);
+        V z = v_load_part(c + mv, tail);
+        if (bias) z = v_add(z, b);
         if (zr) v_store_part(zr + mv, z, tail);
         v_store_part(c + mv, FN(vact)(act, z), tail);
     }

@@ -468,6 +468,17 @@ static void test_forward_and_gradients(void)
     defs[n_defs].spec[1] = dense(6, 5, LN_ACT_softplus);
     defs[n_defs].spec[2] = dropout(5, 0.4);
     ++n_defs;
+    /* One-unit layers: a hidden one whose activation keeps Z, and outputs
+     * (one-column products, epilogues and bias sums) */
+    defs[n_defs].n_nodes = 3;
+    defs[n_defs].spec[0] = dense(5, 1, LN_ACT_gelu);
+    defs[n_defs].spec[1] = dense(1, 7, LN_ACT_relu);
+    defs[n_defs].spec[2] = dense(7, 1, LN_ACT_sigmoid);
+    ++n_defs;
+    defs[n_defs].n_nodes = 2;
+    defs[n_defs].spec[0] = dense(2, 16, LN_ACT_relu);
+    defs[n_defs].spec[1] = dense(16, 1, LN_ACT_identity);
+    ++n_defs;
 
     for (d = 0; d < n_defs; ++d)
         for (r = 0; r < sizeof rows / sizeof *rows; ++r) {
