@@ -34,7 +34,7 @@ void FN(ln_colsum)(ptrdiff_t n, ptrdiff_t m, const T *LN_RESTRICT A, T *LN_RESTR
  * on the exponent bits over blocks of 256 (it vectorises without
  * -ffast-math, where a float comparison reduction would not); only a block
  * with a hit is searched element by element. */
-ptrdiff_t FN(ln_first_nonfinite)(ptrdiff_t size, const T *x)
+static ptrdiff_t FN(first_nonfinite_serial)(ptrdiff_t size, const T *x)
 {
 #if LN_IS_F32
     typedef uint32_t bits_t;
@@ -57,6 +57,43 @@ ptrdiff_t FN(ln_first_nonfinite)(ptrdiff_t size, const T *x)
                 if (!isfinite(x[i])) return i;
     }
     return -1;
+}
+
+/* The scan cut into items for the thread pool: each participant keeps the
+ * lowest hit of the items it ran. */
+typedef struct {
+    const T *x;
+    ptrdiff_t size, chunk;
+    ptrdiff_t first[LN_POOL_MAX_THREADS];
+} FN(nonfinite_job);
+
+static void FN(nonfinite_item)(void *ctx, ptrdiff_t i, int slot)
+{
+    FN(nonfinite_job) *g = (FN(nonfinite_job) *)ctx;
+    const ptrdiff_t lo = i * g->chunk, hi = lo + g->chunk < g->size ? lo + g->chunk : g->size;
+    const ptrdiff_t hit = FN(first_nonfinite_serial)(hi - lo, g->x + lo);
+    if (hit >= 0 && (g->first[slot] < 0 || lo + hit < g->first[slot])) g->first[slot] = lo + hit;
+}
+
+/* The same over all threads once the input is big enough that one core's
+ * share of the memory traffic is what a predict of a large batch waits on
+ * (about 7% of a batch-4096 predict of 784 inputs on one thread). */
+ptrdiff_t FN(ln_first_nonfinite)(ptrdiff_t size, const T *x)
+{
+    const int nt = size >= LN_NONFINITE_MT_ELEMS ? ln_get_num_threads() : 1;
+    FN(nonfinite_job) g;
+    ptrdiff_t best = -1;
+    int s;
+    if (nt <= 1) return FN(first_nonfinite_serial)(size, x);
+    g.x = x;
+    g.size = size;
+    /* Items of whole 256-element blocks, about LN_NONFINITE_ITEMS_PER_THREAD per thread */
+    g.chunk = (size / ((ptrdiff_t)LN_NONFINITE_ITEMS_PER_THREAD * nt) + 255) / 256 * 256;
+    for (s = 0; s < LN_POOL_MAX_THREADS; s++) g.first[s] = -1;
+    ln_pool_run(nt, (size + g.chunk - 1) / g.chunk, FN(nonfinite_item), &g);
+    for (s = 0; s < LN_POOL_MAX_THREADS; s++)
+        if (g.first[s] >= 0 && (best < 0 || g.first[s] < best)) best = g.first[s];
+    return best;
 }
 
 /* sqrt(sum x^2) in double, without overflow for any finite input: the sum

@@ -13,6 +13,9 @@
  *                against double replays of torch.optim's formulas over 20
  *                steps, and the all-or-nothing contract (an update that
  *                would overflow changes nothing)
+ *   finiteness   ln_first_nonfinite against a naive scan, on one thread and
+ *                on several (a long input is split across them): the
+ *                first inf or NaN, wherever the items' edges fall
  *   allocations  a second identical call allocates nothing
  * Exit status 0 when every check passes.
  */
@@ -667,6 +670,53 @@ static void test_optimizers(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Finiteness scan                                                     */
+/* ------------------------------------------------------------------ */
+
+static void test_first_nonfinite(void)
+{
+    /* Long enough to be split across threads, with a ragged tail */
+    const ptrdiff_t n = 3 * 262144 + 17;
+    const double bad_values[3] = { NAN, INFINITY, -INFINITY };
+    const int saved_threads = ln_get_num_threads();
+    int dtype, threads, trial;
+    long checks = 0;
+    for (dtype = 0; dtype < 2; ++dtype) {
+        void *x = calloc((size_t)n, el_size(dtype));
+        for (threads = 1; threads <= 2; ++threads) {
+            ln_set_num_threads(threads);
+            CHECK(ln_first_nonfinite(dtype, n, x) == -1, "%s, %d threads: all finite reported a hit",
+                  dtype ? "double" : "float", threads);
+            for (trial = 0; trial < 40; ++trial) {
+                /* One to three bad cells: at the ends, on 256-block edges, anywhere */
+                ptrdiff_t at[3], want = n, got, i;
+                const int count = 1 + irand(3);
+                int k;
+                for (k = 0; k < count; ++k) {
+                    switch (irand(4)) {
+                    case 0: at[k] = irand(2) ? 0 : n - 1; break;
+                    case 1: at[k] = (ptrdiff_t)irand((int)(n / 256)) * 256 - irand(2); break;
+                    default: at[k] = (ptrdiff_t)irand((int)n); break;
+                    }
+                    if (at[k] < 0) at[k] = 0;
+                    set_el(dtype, x, at[k], bad_values[irand(3)]);
+                }
+                for (i = 0; i < n && want == n; ++i)
+                    if (!isfinite(get_el(dtype, x, i))) want = i;
+                got = ln_first_nonfinite(dtype, n, x);
+                CHECK(got == want, "%s, %d threads: first non-finite at %td, reported %td",
+                      dtype ? "double" : "float", threads, want, got);
+                for (k = 0; k < count; ++k) set_el(dtype, x, at[k], 0.0);
+                ++checks;
+            }
+        }
+        free(x);
+    }
+    ln_set_num_threads(saved_threads);
+    printf("finiteness: %ld scans against a naive one\n", checks);
+}
+
+/* ------------------------------------------------------------------ */
 /* Allocations                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -717,6 +767,7 @@ int main(void)
     test_activations();
     test_losses();
     test_optimizers();
+    test_first_nonfinite();
     test_no_allocation();
     return report("test_kernels");
 }
