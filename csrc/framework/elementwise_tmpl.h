@@ -75,9 +75,8 @@ static void FN(nonfinite_item)(void *ctx, ptrdiff_t i, int slot)
     if (hit >= 0 && (g->first[slot] < 0 || lo + hit < g->first[slot])) g->first[slot] = lo + hit;
 }
 
-/* The same over all threads once the input is big enough that one core's
- * share of the memory traffic is what a predict of a large batch waits on
- * (about 7% of a batch-4096 predict of 784 inputs on one thread). */
+/* The same on every thread once the input is big: on one core this pass
+ * was about 7% of a batch-4096 predict of 784 inputs. */
 ptrdiff_t FN(ln_first_nonfinite)(ptrdiff_t size, const T *x)
 {
     const int nt = size >= LN_NONFINITE_MT_ELEMS ? ln_get_num_threads() : 1;
