@@ -7,11 +7,13 @@
  * inlining), so no switch runs per vector. A contiguous column (n == 1)
  * runs as one row, a vector of rows at a time. */
 
+/* one_bias: every column takes bias[0] (a column run as one row). */
 LN_VINLINE void FN(epi_bias_act_rows)(const int act, ptrdiff_t m, ptrdiff_t n, T *c, ptrdiff_t rs_c,
-                                      const FN(ln_aux) *aux)
+                                      const FN(ln_aux) *aux, int one_bias)
 {
     const ptrdiff_t nv = n - n % VN, tail = n - nv;
     const T *bias = aux->bias;
+    const V b0 = bias && one_bias ? v_set1(bias[0]) : v_zero();
     ptrdiff_t i, j;
     /* Loop over the tile's rows, then VN columns at a time */
     for (i = 0; i < m; ++i) {
@@ -19,39 +21,16 @@ LN_VINLINE void FN(epi_bias_act_rows)(const int act, ptrdiff_t m, ptrdiff_t n, T
         T *zr = aux->zout ? aux->zout + i * aux->ldz : NULL;
         for (j = 0; j < nv; j += VN) {
             V z = v_loadu(cr + j);
-            if (bias) z = v_add(z, v_loadu(bias + j));
+            if (bias) z = v_add(z, one_bias ? b0 : v_loadu(bias + j));
             if (zr) v_storeu(zr + j, z);
             v_storeu(cr + j, FN(vact)(act, z));
         }
         if (tail) {
             V z = v_load_part(cr + nv, tail);
-            if (bias) z = v_add(z, v_load_part(bias + nv, tail));
+            if (bias) z = v_add(z, one_bias ? b0 : v_load_part(bias + nv, tail));
             if (zr) v_store_part(zr + nv, z, tail);
             v_store_part(cr + nv, FN(vact)(act, z), tail);
         }
-    }
-}
-
-/* The same on a contiguous column (n == 1, unit row strides) taken as one
- * run of m values with the one bias, instead of m rows of one lane each. */
-LN_VINLINE void FN(epi_bias_act_column)(const int act, ptrdiff_t m, T *c, const FN(ln_aux) *aux)
-{
-    const ptrdiff_t mv = m - m % VN, tail = m - mv;
-    const T *bias = aux->bias;
-    const V b = bias ? v_set1(bias[0]) : v_zero();
-    T *zr = aux->zout;
-    ptrdiff_t i;
-    for (i = 0; i < mv; i += VN) {
-        V z = v_loadu(c + i);
-        if (bias) z = v_add(z, b);
-        if (zr) v_storeu(zr + i, z);
-        v_storeu(c + i, FN(vact)(act, z));
-    }
-    if (tail) {
-        V z = v_load_part(c + mv, tail);
-        if (bias) z = v_add(z, b);
-        if (zr) v_store_part(zr + mv, z, tail);
-        v_store_part(c + mv, FN(vact)(act, z), tail);
     }
 }
 
@@ -74,26 +53,20 @@ LN_VINLINE void FN(epi_dact_rows)(const int act, ptrdiff_t m, ptrdiff_t n, T *c,
 
 LN_VFUNC void KFN(ln_epi)(ptrdiff_t m, ptrdiff_t n, T *c, ptrdiff_t rs_c, const FN(ln_aux) *aux)
 {
-    /* One contiguous column (a 1-unit layer): run it as one row */
-    const int column = n == 1 && (rs_c == 1 || m == 1);
+    /* A contiguous column (a 1-unit layer) whose kept Z or saved tensor is
+     * contiguous too runs as the 1 x m row c[0..m) */
+    const int column = n == 1 && m > 1 && rs_c == 1 &&
+                       (aux->epi == LN_EPI_BIAS_ACT ? aux->zout == NULL || aux->ldz == 1 : aux->ldsv == 1);
+    if (column) {
+        n = rs_c = m;
+        m = 1;
+    }
     if (aux->epi == LN_EPI_BIAS_ACT) {
-        if (column && (aux->zout == NULL || aux->ldz == 1 || m == 1)) {
 #define LN_CASE_(id, name, needs_z) \
-            case LN_ACT_##id: FN(epi_bias_act_column)(LN_ACT_##id, m, c, aux); break;
-            switch (aux->act) { LN_ACTIVATION_TABLE(LN_CASE_) default: break; }
-#undef LN_CASE_
-            return;
-        }
-#define LN_CASE_(id, name, needs_z) \
-        case LN_ACT_##id: FN(epi_bias_act_rows)(LN_ACT_##id, m, n, c, rs_c, aux); break;
+        case LN_ACT_##id: FN(epi_bias_act_rows)(LN_ACT_##id, m, n, c, rs_c, aux, column); break;
         switch (aux->act) { LN_ACTIVATION_TABLE(LN_CASE_) default: break; }
 #undef LN_CASE_
     } else if (aux->epi == LN_EPI_DACT && aux->act != LN_ACT_identity) {
-        if (column && (aux->ldsv == 1 || m == 1)) {
-            /* m x 1 with unit strides is the 1 x m row c[0..m) against sv[0..m) */
-            n = rs_c = m;
-            m = 1;
-        }
 #define LN_CASE_(id, name, needs_z) \
         case LN_ACT_##id: FN(epi_dact_rows)(LN_ACT_##id, m, n, c, rs_c, aux); break;
         switch (aux->act) { LN_ACTIVATION_TABLE(LN_CASE_) default: break; }
