@@ -137,53 +137,52 @@ typedef struct {
     ptrdiff_t ldc;
     const FN(ln_aux) *aux;
     ln_gemm_plan *plan;
-    ptrdiff_t rows, cols;        /* rows and columns of C per item */
-    ptrdiff_t row_items;         /* items down a column of C */
+    ln_cuts rows, cols;          /* how C's rows and columns are cut into items */
+    int by_rows;                 /* slab items: row slabs, else column slabs */
     T *bp;                       /* B packed whole (shared-B path) */
     ptrdiff_t n_pad;             /* its row length: n rounded up to whole micro-panels */
-    ptrdiff_t pack_cols;         /* columns per packing item */
-    ptrdiff_t pack_chunks;       /* packing items per k block */
+    ln_cuts pack;                /* B's columns per packing item (shared-B path) */
 } FN(gemm_job);
 
-/* Packing item: columns [j0, j0 + pack_cols) of one k block of B. */
+/* Packing item: column item i % pack.count of k block i / pack.count of B. */
 static void FN(pack_b_item)(void *ctx, ptrdiff_t i, int slot)
 {
     const FN(gemm_job) *g = (const FN(gemm_job) *)ctx;
     const ptrdiff_t KC = g->t->TY.blk.kc;
-    const ptrdiff_t pc = i / g->pack_chunks * KC, j0 = i % g->pack_chunks * g->pack_cols;
+    const ptrdiff_t pc = i / g->pack.count * KC;
+    const ptrdiff_t j0 = ln_cut_at(&g->pack, i % g->pack.count), j1 = ln_cut_at(&g->pack, i % g->pack.count + 1);
     const ptrdiff_t kc = g->k - pc < KC ? g->k - pc : KC;
-    const ptrdiff_t nc = g->n - j0 < g->pack_cols ? g->n - j0 : g->pack_cols;
     (void)slot;
-    if (nc > 0 && kc > 0)
-        g->t->TY.pack_b(kc, nc, g->B + pc * g->rs_b + j0 * g->cs_b, g->rs_b, g->cs_b,
+    if (j1 > j0 && kc > 0)
+        g->t->TY.pack_b(kc, j1 - j0, g->B + pc * g->rs_b + j0 * g->cs_b, g->rs_b, g->cs_b,
                         g->bp + pc * g->n_pad + j0 * kc);
 }
 
-/* Block item on the packed B: item i is row block i % row_items of column block i / row_items. */
+/* Block item on the packed B: item i is row item i % rows.count of column item i / rows.count. */
 static void FN(block_item)(void *ctx, ptrdiff_t i, int slot)
 {
     const FN(gemm_job) *g = (const FN(gemm_job) *)ctx;
-    const ptrdiff_t ic0 = i % g->row_items * g->rows, jc0 = i / g->row_items * g->cols;
-    const ptrdiff_t ic1 = ic0 + g->rows < g->m ? ic0 + g->rows : g->m;
-    const ptrdiff_t jc1 = jc0 + g->cols < g->n ? jc0 + g->cols : g->n;
+    const ptrdiff_t r = i % g->rows.count, c = i / g->rows.count;
+    const ptrdiff_t ic0 = ln_cut_at(&g->rows, r), ic1 = ln_cut_at(&g->rows, r + 1);
+    const ptrdiff_t jc0 = ln_cut_at(&g->cols, c), jc1 = ln_cut_at(&g->cols, c + 1);
     FN(gemm_on_packed_b)(g->t, g->pack_a, ic0, ic1, jc0, jc1, g->k, g->A, g->rs_a, g->cs_a,
                          g->bp, g->n_pad, g->C, g->ldc, g->aux, (T *)g->plan->a[slot]);
 }
 
-/* Slab item: rows [i * rows, ..) of C, or columns [i * cols, ..) when
- * rows == m, by the serial algorithm with this thread's buffers. */
+/* Slab item: row item i of C, or column item i unless by_rows, by the
+ * serial algorithm with this thread's buffers. */
 static void FN(slab_item)(void *ctx, ptrdiff_t i, int slot)
 {
     const FN(gemm_job) *g = (const FN(gemm_job) *)ctx;
     FN(ln_aux) aux = *g->aux;
-    if (g->rows < g->m) {
-        const ptrdiff_t lo = i * g->rows, hi = lo + g->rows < g->m ? lo + g->rows : g->m;
+    if (g->by_rows) {
+        const ptrdiff_t lo = ln_cut_at(&g->rows, i), hi = ln_cut_at(&g->rows, i + 1);
         FN(aux_at)(&aux, g->aux, lo, 0);
         FN(gemm_serial)(g->t, g->pack_a, g->pack_b, hi - lo, g->n, g->k, g->A + lo * g->rs_a, g->rs_a,
                         g->cs_a, g->B, g->rs_b, g->cs_b, g->C + lo * g->ldc, g->ldc, &aux,
                         (T *)g->plan->a[slot], (T *)g->plan->b[slot]);
     } else {
-        const ptrdiff_t lo = i * g->cols, hi = lo + g->cols < g->n ? lo + g->cols : g->n;
+        const ptrdiff_t lo = ln_cut_at(&g->cols, i), hi = ln_cut_at(&g->cols, i + 1);
         FN(aux_at)(&aux, g->aux, 0, lo);
         FN(gemm_serial)(g->t, g->pack_a, g->pack_b, g->m, hi - lo, g->k, g->A, g->rs_a, g->cs_a,
                         g->B + lo * g->cs_b, g->rs_b, g->cs_b, g->C + lo, g->ldc, &aux,
@@ -194,7 +193,8 @@ static void FN(slab_item)(void *ctx, ptrdiff_t i, int slot)
 /* A one-row product's description for its column items. */
 typedef struct {
     const ln_isa *t;
-    ptrdiff_t k, n, cols;
+    ptrdiff_t k, n;
+    ln_cuts cols;
     const T *A;
     ptrdiff_t cs_a;
     const T *B;
@@ -206,7 +206,7 @@ typedef struct {
 static void FN(gemv_item)(void *ctx, ptrdiff_t i, int slot)
 {
     const FN(gemv_job) *g = (const FN(gemv_job) *)ctx;
-    const ptrdiff_t lo = i * g->cols, hi = lo + g->cols < g->n ? lo + g->cols : g->n;
+    const ptrdiff_t lo = ln_cut_at(&g->cols, i), hi = ln_cut_at(&g->cols, i + 1);
     FN(ln_aux) aux = *g->aux;
     (void)slot;
     FN(aux_at)(&aux, g->aux, 0, lo);
@@ -231,8 +231,8 @@ static void FN(gemv_run)(const ln_isa *t, ptrdiff_t k, ptrdiff_t n,
         return;
     }
     g.t = t; g.k = k; g.n = n; g.A = A; g.cs_a = cs_a; g.B = B; g.rs_b = rs_b; g.C = C; g.aux = aux;
-    g.cols = ln_gemm_cut(n, bk->nr, nt);
-    ln_pool_run(nt, (n + g.cols - 1) / g.cols, FN(gemv_item), &g);
+    g.cols = ln_cuts_make(n, bk->nr, nt, nt, 0);
+    ln_pool_run(nt, g.cols.count, FN(gemv_item), &g);
 }
 
 /* A product with one column of C (n == 1) or at most one k step, small
@@ -355,38 +355,37 @@ static int FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdif
         g.C = C; g.ldc = ldc; g.aux = &aux; g.plan = &plan;
         g.bp = 0;
         g.n_pad = (n + bk->nr - 1) / bk->nr * bk->nr;
+        g.by_rows = 1;
+        g.cols = ln_cuts_make(n, bk->nr, 1, 1, 0);
         if (pack_b) {
             /* Packed B is shared: pack it whole (one job), then blocks of C (another) */
-            g.rows = ln_gemm_cut(m, bk->mr, LN_ITEMS_PER_THREAD * nt);
-            if (g.rows > bk->mc) g.rows = bk->mc;
-            g.row_items = (m + g.rows - 1) / g.rows;
-            g.cols = ln_gemm_cut(n, bk->nr, (n + bk->nc - 1) / bk->nc);
-            g.pack_cols = ln_gemm_cut(n, bk->nr, LN_ITEMS_PER_THREAD * nt);
-            g.pack_chunks = (n + g.pack_cols - 1) / g.pack_cols;
+            g.rows = ln_cuts_make(m, bk->mr, LN_ITEMS_PER_THREAD * nt, nt, bk->mc);
+            g.cols = ln_cuts_make(n, bk->nr, 1, 1, bk->nc);
+            g.pack = ln_cuts_make(n, bk->nr, LN_ITEMS_PER_THREAD * nt, nt, 0);
             if (ln_size_bytes(k < 1 ? 1 : k, g.n_pad, sizeof(T), &shared) != 0) return LN_ERR_NOMEM;
         } else if (split_rows) {
-            g.rows = ln_gemm_cut(m, bk->mr, LN_ITEMS_PER_THREAD * nt);
-            g.cols = n;
+            g.rows = ln_cuts_make(m, bk->mr, LN_ITEMS_PER_THREAD * nt, nt, 0);
         } else {
             /* Column slabs of unpacked B: one per thread, as in gemv_run */
-            g.rows = m;
-            g.cols = ln_gemm_cut(n, bk->nr, nt);
+            g.by_rows = 0;
+            g.rows = ln_cuts_make(m, bk->mr, 1, 1, 0);
+            g.cols = ln_cuts_make(n, bk->nr, nt, nt, 0);
         }
         /* Per-thread buffers: an A block, and on unpacked B one micro-panel for its edge */
         {
-            const ptrdiff_t ma = g.rows < bk->mc ? g.rows : bk->mc;
+            const ptrdiff_t longest = ln_cut_longest(&g.rows);
+            const ptrdiff_t ma = longest < bk->mc ? longest : bk->mc;
             abytes = pack_a ? (size_t)(ma + bk->mr) * (size_t)kb * sizeof(T) : 0;
             bbytes = pack_b ? 0 : (size_t)bk->nr * (size_t)kb * sizeof(T);
         }
         if (ln_gemm_ws_reserve(&plan, nt, abytes, bbytes, shared) != LN_OK) return LN_ERR_NOMEM;
         if (pack_b) {
             g.bp = (T *)plan.shared;
-            ln_pool_run(nt, ((k + bk->kc - 1) / bk->kc > 0 ? (k + bk->kc - 1) / bk->kc : 1) * g.pack_chunks,
+            ln_pool_run(nt, ((k + bk->kc - 1) / bk->kc > 0 ? (k + bk->kc - 1) / bk->kc : 1) * g.pack.count,
                         FN(pack_b_item), &g);
-            ln_pool_run(nt, g.row_items * ((n + g.cols - 1) / g.cols), FN(block_item), &g);
+            ln_pool_run(nt, g.rows.count * g.cols.count, FN(block_item), &g);
         } else {
-            ln_pool_run(nt, g.rows < m ? (m + g.rows - 1) / g.rows : (n + g.cols - 1) / g.cols,
-                        FN(slab_item), &g);
+            ln_pool_run(nt, g.by_rows ? g.rows.count : g.cols.count, FN(slab_item), &g);
         }
         ln_gemm_ws_release(&plan);
         return LN_OK;
