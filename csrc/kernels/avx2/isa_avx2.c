@@ -7,8 +7,10 @@
  * no measured cost. The packing thresholds come from csrc/tests/test_gemm.c's
  * "small" mode; one row tile on unpacked B walks k in blocks of 16, which
  * keeps the next lines of B's rows in L1 for the next micro-panel (f64
- * 1x256x784 2.2x faster). An OpenMP fork/join costs about 2 us here and a
- * 64x64x128 product about 12 us, hence the thread thresholds. */
+ * 1x256x784 2.2x faster). Threads: a 64x64x128 float product (1 MFLOP)
+ * takes about 12 us on one thread, and since threaded items are cut evenly
+ * two threads repay it: with f32 products threaded from 0.8 MFLOP instead of
+ * 1.5, the 64-128-64-1 step at batch 64 ran 4-6% faster. */
 #include "kernels/kernels.h"
 
 #if LN_BUILD_AVX2
@@ -31,7 +33,7 @@ const ln_isa ln_isa_avx2 = {
     .supported = ln_avx2_supported,
     .f32 = {
         .blk = { .mr = LN_AVX2_MR, .nr = LN_AVX2_NR_F32, .mc = 96, .kc = 512, .nc = 2040, .kc_row = 16,
-                 .sup_work = 131072, .sup_mn = 64, .sup_pack_a_n = 256, .mt_flops = 1.5e6,
+                 .sup_work = 131072, .sup_mn = 64, .sup_pack_a_n = 256, .mt_flops = 8e5,
                  .gemv_mt_bytes = 256.0 * 1024 },
         .ukr = ln_ukr_avx2_f32, .epi = ln_epi_avx2_f32, .gemv = ln_gemv_avx2_f32,
         .pack_a = ln_pack_a_avx2_f32, .pack_b = ln_pack_b_avx2_f32,
