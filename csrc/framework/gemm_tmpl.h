@@ -359,8 +359,18 @@ static int FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdif
         g.cols = ln_cuts_make(n, bk->nr, 1, 1, 0);
         if (pack_b) {
             /* Packed B is shared: pack it whole (one job), then blocks of C (another) */
-            g.rows = ln_cuts_make(m, bk->mr, LN_ITEMS_PER_THREAD * nt, nt, bk->mc);
-            g.cols = ln_cuts_make(n, bk->nr, 1, 1, bk->nc);
+            const ptrdiff_t tiles_m = (m + bk->mr - 1) / bk->mr, tiles_n = (n + bk->nr - 1) / bk->nr;
+            if (tiles_m % nt && tiles_m < 8 * nt && tiles_n % nt == 0) {
+                /* Few row tiles that do not divide among the threads, where the
+                 * odd one costs a share more than 1/8 (64 rows are 11 tiles:
+                 * shares of 5 and 6), while the column panels divide: each
+                 * thread takes its own columns of every row */
+                g.rows = ln_cuts_make(m, bk->mr, LN_ITEMS_PER_THREAD, 1, bk->mc);
+                g.cols = ln_cuts_make(n, bk->nr, nt, nt, bk->nc);
+            } else {
+                g.rows = ln_cuts_make(m, bk->mr, LN_ITEMS_PER_THREAD * nt, nt, bk->mc);
+                g.cols = ln_cuts_make(n, bk->nr, 1, 1, bk->nc);
+            }
             g.pack = ln_cuts_make(n, bk->nr, LN_ITEMS_PER_THREAD * nt, nt, 0);
             if (ln_size_bytes(k < 1 ? 1 : k, g.n_pad, sizeof(T), &shared) != 0) return LN_ERR_NOMEM;
         } else if (split_rows) {
