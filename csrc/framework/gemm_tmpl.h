@@ -142,15 +142,18 @@ typedef struct {
     T *bp;                       /* B packed whole (shared-B path) */
     ptrdiff_t n_pad;             /* its row length: n rounded up to whole micro-panels */
     ln_cuts pack;                /* B's columns per packing item (shared-B path) */
+    ptrdiff_t k_blocks;          /* B's k blocks (at least 1) */
 } FN(gemm_job);
 
-/* Packing item: column item i % pack.count of k block i / pack.count of B. */
+/* Packing item: k block i % k_blocks of column item i / k_blocks of B.
+ * Each share of the pool then holds some columns of every k block, so a
+ * short last k block (784 = 512 + 272) does not leave one share lighter. */
 static void FN(pack_b_item)(void *ctx, ptrdiff_t i, int slot)
 {
     const FN(gemm_job) *g = (const FN(gemm_job) *)ctx;
     const ptrdiff_t KC = g->t->TY.blk.kc;
-    const ptrdiff_t pc = i / g->pack.count * KC;
-    const ptrdiff_t j0 = ln_cut_at(&g->pack, i % g->pack.count), j1 = ln_cut_at(&g->pack, i % g->pack.count + 1);
+    const ptrdiff_t pc = i % g->k_blocks * KC, c = i / g->k_blocks;
+    const ptrdiff_t j0 = ln_cut_at(&g->pack, c), j1 = ln_cut_at(&g->pack, c + 1);
     const ptrdiff_t kc = g->k - pc < KC ? g->k - pc : KC;
     (void)slot;
     if (j1 > j0 && kc > 0)
@@ -391,8 +394,8 @@ static int FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdif
         if (ln_gemm_ws_reserve(&plan, nt, abytes, bbytes, shared) != LN_OK) return LN_ERR_NOMEM;
         if (pack_b) {
             g.bp = (T *)plan.shared;
-            ln_pool_run(nt, ((k + bk->kc - 1) / bk->kc > 0 ? (k + bk->kc - 1) / bk->kc : 1) * g.pack.count,
-                        FN(pack_b_item), &g);
+            g.k_blocks = k > 0 ? (k + bk->kc - 1) / bk->kc : 1;
+            ln_pool_run(nt, g.k_blocks * g.pack.count, FN(pack_b_item), &g);
             ln_pool_run(nt, g.rows.count * g.cols.count, FN(block_item), &g);
         } else {
             ln_pool_run(nt, g.by_rows ? g.rows.count : g.cols.count, FN(slab_item), &g);
