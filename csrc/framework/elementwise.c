@@ -9,10 +9,8 @@
 #include "framework/pool.h"
 
 /* Elements from which the finiteness scan is split across threads (1 MiB
- * of float: a pass of tens of microseconds, against a few for a job), and
- * items per thread so a slowed thread hands the rest of its share on. */
+ * of float: a pass of tens of microseconds, against a few for a job). */
 #define LN_NONFINITE_MT_ELEMS 262144
-#define LN_NONFINITE_ITEMS_PER_THREAD 4
 
 #define LN_TEMPLATE "framework/elementwise_tmpl.h"
 #include "framework/typed.h"

@@ -81,14 +81,14 @@ static ptrdiff_t FN(first_nonfinite_serial)(ptrdiff_t size, const T *x)
  * lowest hit of the items it ran. */
 typedef struct {
     const T *x;
-    ptrdiff_t size, chunk;
+    ln_cuts cuts;                /* items of whole 256-element blocks */
     ptrdiff_t first[LN_POOL_MAX_THREADS];
 } FN(nonfinite_job);
 
 static void FN(nonfinite_item)(void *ctx, ptrdiff_t i, int slot)
 {
     FN(nonfinite_job) *g = (FN(nonfinite_job) *)ctx;
-    const ptrdiff_t lo = i * g->chunk, hi = lo + g->chunk < g->size ? lo + g->chunk : g->size;
+    const ptrdiff_t lo = ln_cut_at(&g->cuts, i), hi = ln_cut_at(&g->cuts, i + 1);
     const ptrdiff_t hit = FN(first_nonfinite_serial)(hi - lo, g->x + lo);
     if (hit >= 0 && (g->first[slot] < 0 || lo + hit < g->first[slot])) g->first[slot] = lo + hit;
 }
@@ -103,11 +103,9 @@ ptrdiff_t FN(ln_first_nonfinite)(ptrdiff_t size, const T *x)
     int s;
     if (nt <= 1) return FN(first_nonfinite_serial)(size, x);
     g.x = x;
-    g.size = size;
-    /* Items of whole 256-element blocks, about LN_NONFINITE_ITEMS_PER_THREAD per thread */
-    g.chunk = (size / ((ptrdiff_t)LN_NONFINITE_ITEMS_PER_THREAD * nt) + 255) / 256 * 256;
+    g.cuts = ln_cuts_make(size, 256, LN_POOL_ITEMS_PER_THREAD * nt, nt, 0);
     for (s = 0; s < LN_POOL_MAX_THREADS; s++) g.first[s] = -1;
-    ln_pool_run(nt, (size + g.chunk - 1) / g.chunk, FN(nonfinite_item), &g);
+    ln_pool_run(nt, g.cuts.count, FN(nonfinite_item), &g);
     for (s = 0; s < LN_POOL_MAX_THREADS; s++)
         if (g.first[s] >= 0 && (best < 0 || g.first[s] < best)) best = g.first[s];
     return best;

@@ -247,59 +247,9 @@ static int ln_gemv_threads(const ln_gemm_blocks *bk, ptrdiff_t k, ptrdiff_t n, s
     return nth < 1 ? 1 : nth;
 }
 
-/* Items per participating thread in a threaded product: enough that a
- * thread slowed down by another program hands the rest of its share to the
- * others, few enough that handing out items stays cheap. */
-#define LN_ITEMS_PER_THREAD 4
-
 /* m n k up to which a product with one column of C or one k step runs as
  * plain loops (gemm_skinny) instead of on the tiles. */
 #define LN_SKINNY_WORK 16384.0
-
-/* A dimension of n elements cut into `count` items of whole tiles whose
- * lengths differ by at most one tile. Cutting every item but the last to
- * the same length left a sliver at the end (22 row tiles in 8 items: seven
- * of 3 and one of 1, so one thread's share held 12 tiles and the other's 10);
- * spread evenly, 8 items of 3 or 2 give each share 11. */
-typedef struct {
-    ptrdiff_t n, tiles, count;
-    int tile;
-} ln_cuts;
-
-/* At least `parts` items, rounded up to a multiple of `threads` so that
- * every thread's share of the pool holds as many, none longer than max_len
- * elements (0: no limit), and no more items than tiles. */
-static ln_cuts ln_cuts_make(ptrdiff_t n, int tile, ptrdiff_t parts, int threads, ptrdiff_t max_len)
-{
-    ln_cuts c;
-    ptrdiff_t max_tiles;
-    c.n = n;
-    c.tile = tile;
-    c.tiles = (n + tile - 1) / tile;
-    c.count = parts < 1 ? 1 : parts;
-    if (max_len > 0) {
-        max_tiles = max_len / tile < 1 ? 1 : max_len / tile;
-        if (c.count < (c.tiles + max_tiles - 1) / max_tiles) c.count = (c.tiles + max_tiles - 1) / max_tiles;
-    }
-    if (threads > 1) c.count = (c.count + threads - 1) / threads * threads;
-    if (c.count > c.tiles) c.count = c.tiles;
-    if (c.count < 1) c.count = 1;
-    return c;
-}
-
-/* Where item i starts (i == count gives n). */
-static ptrdiff_t ln_cut_at(const ln_cuts *c, ptrdiff_t i)
-{
-    const ptrdiff_t at = c->tiles * i / c->count * c->tile;
-    return at < c->n ? at : c->n;
-}
-
-/* The longest item's length. */
-static ptrdiff_t ln_cut_longest(const ln_cuts *c)
-{
-    const ptrdiff_t len = (c->tiles + c->count - 1) / c->count * c->tile;
-    return len < c->n ? len : c->n;
-}
 
 /* ------------------------------------------------------------------ */
 /* The two instantiations                                              */

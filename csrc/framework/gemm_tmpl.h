@@ -368,16 +368,16 @@ static int FN(gemm_run)(int transa, int transb, ptrdiff_t m, ptrdiff_t n, ptrdif
                  * odd one costs a share more than 1/8 (64 rows are 11 tiles:
                  * shares of 5 and 6), while the column panels divide: each
                  * thread takes its own columns of every row */
-                g.rows = ln_cuts_make(m, bk->mr, LN_ITEMS_PER_THREAD, 1, bk->mc);
+                g.rows = ln_cuts_make(m, bk->mr, LN_POOL_ITEMS_PER_THREAD, 1, bk->mc);
                 g.cols = ln_cuts_make(n, bk->nr, nt, nt, bk->nc);
             } else {
-                g.rows = ln_cuts_make(m, bk->mr, LN_ITEMS_PER_THREAD * nt, nt, bk->mc);
+                g.rows = ln_cuts_make(m, bk->mr, LN_POOL_ITEMS_PER_THREAD * nt, nt, bk->mc);
                 g.cols = ln_cuts_make(n, bk->nr, 1, 1, bk->nc);
             }
-            g.pack = ln_cuts_make(n, bk->nr, LN_ITEMS_PER_THREAD * nt, nt, 0);
+            g.pack = ln_cuts_make(n, bk->nr, LN_POOL_ITEMS_PER_THREAD * nt, nt, 0);
             if (ln_size_bytes(k < 1 ? 1 : k, g.n_pad, sizeof(T), &shared) != 0) return LN_ERR_NOMEM;
         } else if (split_rows) {
-            g.rows = ln_cuts_make(m, bk->mr, LN_ITEMS_PER_THREAD * nt, nt, 0);
+            g.rows = ln_cuts_make(m, bk->mr, LN_POOL_ITEMS_PER_THREAD * nt, nt, 0);
         } else {
             /* Column slabs of unpacked B: one per thread, as in gemv_run */
             g.by_rows = 0;

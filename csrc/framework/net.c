@@ -30,8 +30,6 @@
  * threads: below it handing out items costs more than the memory-bound
  * pass they would share. */
 #define LN_ELEMENTWISE_MT_PARAMS 65536
-/* Items per thread in one of those passes. */
-#define LN_ITEMS_PER_PASS 4
 /* Elements per tensor alignment (64 bytes of float; 128 of double). */
 #define LN_TENSOR_ALIGN 16
 

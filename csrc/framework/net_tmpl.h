@@ -135,7 +135,7 @@ typedef struct {
     ln_optim *opt;
     long long t;
     T gscale;
-    ptrdiff_t size, chunk;
+    ln_cuts cuts;                /* items of whole 64-element blocks */
     T *params;
     const T *grad;
     void *const *state;
@@ -146,7 +146,7 @@ typedef struct {
 static void FN(update_item)(void *ctx, ptrdiff_t i, int slot)
 {
     FN(update_job) *g = (FN(update_job) *)ctx;
-    const ptrdiff_t lo = i * g->chunk, hi = lo + g->chunk < g->size ? lo + g->chunk : g->size;
+    const ptrdiff_t lo = ln_cut_at(&g->cuts, i), hi = ln_cut_at(&g->cuts, i + 1);
     T *st[LN_OPT_MAX_STATE];
     int k;
     for (k = 0; k < LN_OPT_MAX_STATE; k++) st[k] = g->state[k] ? (T *)g->state[k] + lo : NULL;
@@ -168,12 +168,10 @@ static int FN(net_update)(ln_net *net, ln_optim *opt, void *const *state, const 
     g.opt = opt;
     g.t = opt->step + 1;
     g.gscale = 1;
-    g.size = size;
     g.grad = (const T *)gradv;
     g.state = state;
-    /* Items of whole cache lines, about LN_ITEMS_PER_PASS per thread */
-    g.chunk = nt > 1 ? (size / (LN_ITEMS_PER_PASS * nt) + 63) / 64 * 64 : size;
-    if (g.chunk < 1) g.chunk = 1;
+    /* One item per call on one thread; 64 elements are whole cache lines of either type */
+    g.cuts = ln_cuts_make(size, 64, nt > 1 ? LN_POOL_ITEMS_PER_THREAD * nt : 1, nt, 0);
     /* The first node with parameters holds the vector's start */
     {
         int i;
@@ -197,7 +195,7 @@ static int FN(net_update)(ln_net *net, ln_optim *opt, void *const *state, const 
         memset(g.bad, 0, sizeof g.bad);
         g.commit = commit;
         if (commit) ln_rwlock_write(&net->lock);
-        ln_pool_run(nt, (size + g.chunk - 1) / g.chunk, FN(update_item), &g);
+        ln_pool_run(nt, g.cuts.count, FN(update_item), &g);
         if (commit) ln_rwlock_write_done(&net->lock);
         for (s = 0; s < LN_POOL_MAX_THREADS; s++)
             if (g.bad[s]) return LN_ERR_NONFINITE;

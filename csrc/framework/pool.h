@@ -57,4 +57,56 @@ int ln_pool_processors(void);
  * so a stall on a loaded machine cannot quietly make them serial). */
 void ln_pool_set_backoff(int on);
 
+/* Items per participant when a job is cut for the pool: enough that a
+ * thread slowed down by another program hands the rest of its share to the
+ * others, few enough that handing out items stays cheap. */
+#define LN_POOL_ITEMS_PER_THREAD 4
+
+/* A dimension of n elements cut into `count` items of whole tiles (the last
+ * may end short at n) whose lengths differ by at most one tile. Cutting every
+ * item but the last to the same length left a sliver at the end (22 row
+ * tiles in 8 items: seven of 3 and one of 1, so one thread's share held 12
+ * tiles and the other's 10); spread evenly, 8 items of 3 or 2 give each
+ * share 11. Every job that splits a range for ln_pool_run cuts it here. */
+typedef struct {
+    ptrdiff_t n, tiles, count;
+    int tile;
+} ln_cuts;
+
+/* At least `parts` items, rounded up to a multiple of `threads` so that
+ * every thread's share of the pool holds as many, none longer than max_len
+ * elements (0: no limit), and no more items than tiles (at least one). */
+static inline ln_cuts ln_cuts_make(ptrdiff_t n, int tile, ptrdiff_t parts, int threads,
+                                   ptrdiff_t max_len)
+{
+    ln_cuts c;
+    c.n = n < 0 ? 0 : n;
+    c.tile = tile < 1 ? 1 : tile;
+    c.tiles = (c.n + c.tile - 1) / c.tile;
+    c.count = parts < 1 ? 1 : parts;
+    if (max_len > 0) {
+        const ptrdiff_t max_tiles = max_len / c.tile < 1 ? 1 : max_len / c.tile;
+        if (c.count < (c.tiles + max_tiles - 1) / max_tiles) c.count = (c.tiles + max_tiles - 1) / max_tiles;
+    }
+    if (threads > 1) c.count = (c.count + threads - 1) / threads * threads;
+    if (c.count > c.tiles) c.count = c.tiles;
+    if (c.count < 1) c.count = 1;
+    return c;
+}
+
+/* Where item i starts (i == count gives n). */
+static inline ptrdiff_t ln_cut_at(const ln_cuts *c, ptrdiff_t i)
+{
+    const ptrdiff_t at = c->tiles * i / c->count * c->tile;
+    return at < c->n ? at : c->n;
+}
+
+/* A bound on every item's length, for sizing buffers: the longest item's
+ * length, or less than a tile over it when that item is the short last one. */
+static inline ptrdiff_t ln_cut_longest(const ln_cuts *c)
+{
+    const ptrdiff_t len = (c->tiles + c->count - 1) / c->count * c->tile;
+    return len < c->n ? len : c->n;
+}
+
 #endif /* LN_POOL_H */

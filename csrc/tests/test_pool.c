@@ -8,7 +8,10 @@
  * tags' protocol), jobs from several threads at once (one owns the pool,
  * the others run on their own thread), a job started from inside an item,
  * more threads than cores, a job in a child after fork, and the back-off
- * after a stalled job.
+ * after a stalled job. The cuts that jobs split ranges with (ln_cuts) are
+ * checked by their defining properties over every small shape: items tile
+ * [0, n) in order, start on tile boundaries, differ by at most one tile, and
+ * come in multiples of the thread count within the length limit.
  *
  * Items record what happened in atomics; CHECK (not thread-safe) runs on
  * the main thread afterwards.
@@ -297,6 +300,62 @@ static void test_backoff(void)
 }
 
 /* A lost item or a lost wake-up shows as a job that never returns. */
+/* ln_cuts over every small shape, against its properties. */
+static void test_cuts(void)
+{
+    static const int tiles_of[] = { 1, 6, 16, 64, 256 };
+    static const ptrdiff_t sizes[] = { 1000003, 1 << 20 };
+    ptrdiff_t n;
+    int ti, parts, threads, li, si;
+    for (ti = 0; ti < 5; ti++) {
+        const int tile = tiles_of[ti];
+        for (n = 0; n <= 700; n++)
+            for (parts = 1; parts <= 17; parts += 2)
+                for (threads = 1; threads <= 4; threads++)
+                    for (li = 0; li < 4; li++) {
+                        const ptrdiff_t max_len = li == 0 ? 0 : li == 1 ? tile : li == 2 ? 3 * tile + 1 : 100;
+                        const ln_cuts c = ln_cuts_make(n, tile, parts, threads, max_len);
+                        const ptrdiff_t tiles = (n + tile - 1) / tile;
+                        const ptrdiff_t max_tiles = max_len / tile < 1 ? 1 : max_len / tile;
+                        ptrdiff_t i, shortest = n + 1, longest = 0, want = parts;
+                        int ok = c.count >= 1 && c.count <= (tiles > 1 ? tiles : 1)
+                                 && ln_cut_at(&c, 0) == 0 && ln_cut_at(&c, c.count) == n;
+                        for (i = 0; ok && i < c.count; i++) {
+                            const ptrdiff_t lo = ln_cut_at(&c, i), hi = ln_cut_at(&c, i + 1);
+                            ok = lo <= hi && (lo == n || lo % tile == 0)
+                                 && (hi == n || hi - lo <= max_tiles * tile || max_len == 0);
+                            if (i + 1 < c.count || hi - lo == (hi - lo + tile - 1) / tile * tile) {
+                                /* whole-tile items: the last one may end short at n */
+                                if (hi - lo < shortest) shortest = hi - lo;
+                            }
+                            if (hi - lo > longest) longest = hi - lo;
+                        }
+                        /* the count asked for: parts, raised to keep items within max_len, to a
+                         * multiple of threads, and at most one per tile */
+                        if (max_len > 0 && want < (tiles + max_tiles - 1) / max_tiles)
+                            want = (tiles + max_tiles - 1) / max_tiles;
+                        if (threads > 1) want = (want + threads - 1) / threads * threads;
+                        if (want > tiles) want = tiles;
+                        if (want < 1) want = 1;
+                        CHECK(ok && c.count == want && longest <= ln_cut_longest(&c) && ln_cut_longest(&c) - longest < tile
+                                  && (tiles < c.count || longest - shortest <= tile || shortest > n),
+                              "ln_cuts(n %td, tile %d, parts %d, threads %d, max_len %td): count %td "
+                              "(want %td), longest %td (reported %td), shortest whole %td",
+                              n, tile, parts, threads, max_len, c.count, want, longest,
+                              ln_cut_longest(&c), shortest);
+                    }
+    }
+    /* Long ranges: the item positions stay exact */
+    for (si = 0; si < 2; si++)
+        for (threads = 1; threads <= 64; threads *= 4) {
+            const ln_cuts c = ln_cuts_make(sizes[si], 64, LN_POOL_ITEMS_PER_THREAD * threads, threads, 0);
+            ptrdiff_t i, covered = 0;
+            for (i = 0; i < c.count; i++) covered += ln_cut_at(&c, i + 1) - ln_cut_at(&c, i);
+            CHECK(covered == sizes[si] && c.count == LN_POOL_ITEMS_PER_THREAD * threads,
+                  "ln_cuts(%td, 64, %d threads): %td items cover %td", sizes[si], threads, c.count, covered);
+        }
+}
+
 static void timed_out(int sig)
 {
     static const char msg[] = "FAIL test_pool: a job did not return within 300 s\n";
@@ -319,6 +378,7 @@ int main(void)
     test_fork();
     test_many_items();
     test_backoff();
+    test_cuts();
     printf("test_pool: %ld checks, %ld failed\n", n_checks, n_fail);
     return n_fail ? 1 : 0;
 }
