@@ -82,7 +82,7 @@ static inline ln_cuts ln_cuts_make(ptrdiff_t n, int tile, ptrdiff_t parts, int t
     ln_cuts c;
     c.n = n < 0 ? 0 : n;
     c.tile = tile < 1 ? 1 : tile;
-    c.tiles = (c.n + c.tile - 1) / c.tile;
+    c.tiles = c.n / c.tile + (c.n % c.tile != 0);
     c.count = parts < 1 ? 1 : parts;
     if (max_len > 0) {
         const ptrdiff_t max_tiles = max_len / c.tile < 1 ? 1 : max_len / c.tile;
@@ -94,10 +94,12 @@ static inline ln_cuts ln_cuts_make(ptrdiff_t n, int tile, ptrdiff_t parts, int t
     return c;
 }
 
-/* Where item i starts (i == count gives n). */
+/* Where item i starts (i == count gives n): tiles * i / count tiles in,
+ * computed without the product tiles * i, which overflows on long ranges. */
 static inline ptrdiff_t ln_cut_at(const ln_cuts *c, ptrdiff_t i)
 {
-    const ptrdiff_t at = c->tiles * i / c->count * c->tile;
+    const ptrdiff_t whole = c->tiles / c->count, spare = c->tiles % c->count;
+    const ptrdiff_t at = (whole * i + spare * i / c->count) * c->tile;
     return at < c->n ? at : c->n;
 }
 

@@ -354,6 +354,25 @@ static void test_cuts(void)
             CHECK(covered == sizes[si] && c.count == LN_POOL_ITEMS_PER_THREAD * threads,
                   "ln_cuts(%td, 64, %d threads): %td items cover %td", sizes[si], threads, c.count, covered);
         }
+    /* Ranges where tiles * count overflows: sampled items still hold whole
+     * or whole + 1 tiles, and the ends are exact */
+    for (si = 0; si < 3; si++) {
+        const ptrdiff_t big = PTRDIFF_MAX / 4 - si * 1000003;
+        const ln_cuts c = ln_cuts_make(big, 1 + si, (ptrdiff_t)1 << 24, 1, 0);
+        const ptrdiff_t whole = c.tiles / c.count * c.tile;
+        static const double where[] = { 0.0, 0.3, 0.5, 0.999 };
+        int w;
+        CHECK(ln_cut_at(&c, 0) == 0 && ln_cut_at(&c, c.count) == big,
+              "ln_cuts(%td, tile %d): ends %td and %td", big, 1 + si, ln_cut_at(&c, 0),
+              ln_cut_at(&c, c.count));
+        for (w = 0; w < 4; w++) {
+            const ptrdiff_t i = (ptrdiff_t)(where[w] * (double)(c.count - 1));
+            const ptrdiff_t len = ln_cut_at(&c, i + 1) - ln_cut_at(&c, i);
+            CHECK(len == whole || len == whole + c.tile,
+                  "ln_cuts(%td, tile %d): item %td of %td holds %td (whole %td)", big, 1 + si, i,
+                  c.count, len, whole);
+        }
+    }
 }
 
 static void timed_out(int sig)
