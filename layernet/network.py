@@ -84,8 +84,8 @@ class Network:
         self._layers = layers
         self._engine = _kernels.NetEngine([layer._node() for layer in layers], self.dtype)
         try:
-            self._params = np.zeros(self._engine.param_size, dtype=self.dtype)
-            self._consts = np.zeros(self._engine.const_size, dtype=self.dtype)
+            self._params = _kernels.aligned_zeros(self._engine.param_size, self.dtype)
+            self._consts = _kernels.aligned_zeros(self._engine.const_size, self.dtype)
         except (ValueError, MemoryError):
             raise MemoryError(f"layers: {self.n_params:,} parameters of {self.dtype} do not fit in "
                               f"memory") from None

@@ -99,7 +99,7 @@ class Optimizer:
                 and all(v.shape == (size,) and v.dtype == dtype for v in self._flat)
                 and self._views is not None and len(self._views) == len(tensors)):
             return
-        self._flat = [np.zeros(size, dtype=dtype) for _ in range(self.n_state)]
+        self._flat = [_kernels.aligned_zeros(size, dtype) for _ in range(self.n_state)]
         self._views = [[v[off:off + int(np.prod(shape, dtype=np.int64))].reshape(shape)
                         for v in self._flat] for off, shape in tensors]
         self.step = 0

@@ -241,3 +241,37 @@ def test_alloc_count_sees_workspace_growth():
     before = K.alloc_count()
     net.train_step(rng.uniform(-1, 1, (4096, 16)), rng.uniform(-1, 1, (4096, 3)), 1e-3)
     assert K.alloc_count() > before
+
+
+def test_aligned_zeros():
+    """Zeroed vectors of the asked size and dtype, starting on 64-byte boundaries
+    (numpy alone gives 16, so a plain np.zeros fails most of these)."""
+    for dtype in (np.float32, np.float64):
+        for size in range(1, 40):
+            a = K.aligned_zeros(size, dtype)
+            assert a.shape == (size,) and a.dtype == dtype
+            assert a.ctypes.data % 64 == 0, (size, dtype)
+            assert a.flags.c_contiguous and a.flags.writeable and a.flags.aligned
+            np.testing.assert_array_equal(a, np.zeros(size, dtype))
+    assert K.aligned_zeros(0, np.float32).shape == (0,)
+    with pytest.raises(ValueError, match="size: expected 0 or more elements, got -1"):
+        K.aligned_zeros(-1, np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parameters_and_optimizer_state_start_on_64_byte_boundaries(dtype):
+    """The engine lays each tensor out on a 64-byte boundary of its flat vectors;
+    the vectors must start on one too, or the row kernel's loads of every weight
+    row straddle cache lines."""
+    rng = np.random.default_rng(0)
+    for widths in ([784, 256, 128, 10], [3, 5, 1], [17, 33, 2]):
+        net = ln.Network([ln.Dense(a, b, activation="relu") for a, b in zip(widths[:-1], widths[1:])],
+                         dtype=dtype)
+        opt = ln.Adam(lr=1e-3)
+        X = rng.standard_normal((8, widths[0]))
+        net.fit(X, rng.standard_normal((8, widths[-1])), epochs=1, batch_size=8, optimizer=opt)
+        arrays = [t for layer in net.layers for t in (layer.W, layer.B)]
+        arrays += [s for per_tensor in opt.state for s in per_tensor]
+        assert len(arrays) == 2 * len(net.layers) * 3
+        for a in arrays:
+            assert a.ctypes.data % 64 == 0, (widths, a.shape)
