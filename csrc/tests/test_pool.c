@@ -299,7 +299,6 @@ static void test_backoff(void)
     ln_pool_set_backoff(0);
 }
 
-/* A lost item or a lost wake-up shows as a job that never returns. */
 /* ln_cuts over every small shape, against its properties. */
 static void test_cuts(void)
 {
@@ -375,6 +374,7 @@ static void test_cuts(void)
     }
 }
 
+/* A lost item or a lost wake-up shows as a job that never returns. */
 static void timed_out(int sig)
 {
     static const char msg[] = "FAIL test_pool: a job did not return within 300 s\n";
